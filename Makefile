@@ -1,0 +1,36 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both create .venv and install first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test bench eval-dev lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/promptcut replace samples --out demo-out/white --overwrite
+	$(BIN)/promptcut replace samples --out demo-out/winter --theme winter-holidays --overwrite
+	$(BIN)/promptcut replace samples --out demo-out/cutout --format png --background transparent --overwrite
+	@echo "demo outputs in demo-out/"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/promptcut bench samples
+
+eval-dev: $(STAMP)
+	$(BIN)/promptcut eval ../shared/data/eval-dev --baseline grabcut-rect --studio
+
+lint: $(STAMP)
+	$(BIN)/hadolint Dockerfile
+
+clean:
+	rm -rf $(VENV) demo-out

@@ -1,0 +1,1 @@
+"""Segmentation, selection, feathering and compositing. Importing this package never imports torch."""

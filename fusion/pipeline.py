@@ -1,0 +1,91 @@
+"""One image through the stages: segment → select → feather → decontaminate. Backend-agnostic."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+
+from fusion.compose import decontaminate
+from fusion.feather import FeatherOptions, feather, sharpen
+from fusion.protocol import Segmenter
+from fusion.selection import select
+from fusion.types import Cutout, Mask
+from prompting.types import PromptSet
+
+# Input alpha counts as "already cut out" when at least this share of pixels is transparent.
+_OWN_ALPHA_MIN_TRANSPARENT = 0.02
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+def has_own_cutout(alpha: np.ndarray | None) -> bool:
+    """True when an input's own alpha (H×W uint8) already separates product from background."""
+    return alpha is not None and float((alpha < 128).mean()) >= _OWN_ALPHA_MIN_TRANSPARENT
+
+
+def cut(
+    image: np.ndarray,
+    prompts: PromptSet,
+    segmenter: Segmenter,
+    feather_options: FeatherOptions = FeatherOptions(),
+) -> Cutout:
+    """Cut the product out of `image` (H×W×3 uint8 sRGB, full resolution).
+
+    Returns a Cutout with a full-resolution float32 alpha in [0, 1] and decontaminated foreground colours.
+    """
+    timings: dict[str, float] = {}
+    source = image
+    if feather_options.sharpen > 0:
+        with _timed(timings, "sharpen"):
+            source = sharpen(image, feather_options.sharpen)
+    with _timed(timings, "segment"):
+        evidence = segmenter.segment(source, prompts)
+    with _timed(timings, "select"):
+        mask = select(evidence)
+    with _timed(timings, "feather"):
+        alpha = feather(image, mask, feather_options)
+    with _timed(timings, "decontaminate"):
+        foreground = decontaminate(image, alpha)
+    return Cutout(
+        image=image,
+        alpha=alpha,
+        foreground=foreground,
+        mask=mask,
+        backend=evidence.backend,
+        timings=timings,
+        notes=evidence.notes,
+    )
+
+
+def cut_from_own_alpha(image: np.ndarray, alpha: np.ndarray) -> Cutout:
+    """A Cutout from an input that already carries transparency (H×W uint8): no segmentation is run,
+    so a seller's hand-made cut-out is never replaced by a worse automatic one."""
+    timings: dict[str, float] = {}
+    soft = alpha.astype(np.float32) / 255.0
+    with _timed(timings, "decontaminate"):
+        foreground = decontaminate(image, soft)
+    own = Mask(
+        probability=soft,
+        binary=soft >= 0.5,
+        regions=(),
+        tie_broken=False,
+        confidence=1.0,
+        reason="the input image's own transparency was used",
+    )
+    return Cutout(
+        image=image,
+        alpha=soft,
+        foreground=foreground,
+        mask=own,
+        backend="input-alpha",
+        timings=timings,
+        notes=("input already had transparency; segmentation skipped",),
+    )

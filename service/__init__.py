@@ -1,0 +1,1 @@
+"""Entry points: CLI (now), HTTP API and jobs (later)."""

@@ -1,0 +1,26 @@
+"""`promptcut` command line. Each sub-command lives in its own module and registers itself here."""
+
+from __future__ import annotations
+
+import typer
+
+from service import cli_bench, cli_eval, cli_replace, cli_themes
+
+app = typer.Typer(
+    name="promptcut",
+    help="Replace the background of product photos.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for module in (cli_replace, cli_eval, cli_themes, cli_bench):
+    module.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

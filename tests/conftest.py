@@ -1,0 +1,68 @@
+"""Shared fixtures: real sample photos and hostile files."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The real `promptcut` command in a child process (as a user runs it)."""
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=timeout,
+    )
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def decompression_bomb_png(width: int = 50_000, height: int = 50_000) -> bytes:
+    """A tiny PNG whose header claims width×height RGB pixels (the pixels themselves are mostly missing)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def sample_dir() -> Path:
+    return SAMPLES
+
+
+@pytest.fixture
+def hostile_files(tmp_path: Path) -> dict[str, Path]:
+    """One file per kind of bad input a seller's folder can contain."""
+    from PIL import Image
+
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    good = (SAMPLES / "coffee-cup.jpg").read_bytes()
+    files = {
+        "truncated": folder / "truncated.jpg",
+        "empty": folder / "empty.jpg",
+        "tiny": folder / "tiny.png",
+        "bomb": folder / "bomb.png",
+        "text": folder / "notes.jpg",
+    }
+    files["truncated"].write_bytes(good[: len(good) // 3])
+    files["empty"].write_bytes(b"")
+    Image.new("RGB", (1, 1), (255, 0, 0)).save(files["tiny"])
+    files["bomb"].write_bytes(decompression_bomb_png())
+    files["text"].write_text("this is not a photo\n")
+    return files
