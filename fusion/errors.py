@@ -54,3 +54,9 @@ class DatasetError(PromptcutError):
     """An evaluation folder is not laid out as expected."""
 
     code = "invalid_dataset"
+
+
+class OutputWriteError(PromptcutError):
+    """An output file could not be written (permissions, disk full...); nothing partial is left behind."""
+
+    code = "write_failed"
