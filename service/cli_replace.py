@@ -116,7 +116,7 @@ def _run_with_progress(items, segmenter, settings, title_rows, quiet):
 
         def on_item(result) -> None:
             if result.status == "failed":
-                console.print(f"[red]failed[/red] {escape(result.source)}: {escape(result.error)}", highlight=False)
+                console.print(f"[red]failed[/red] {escape(result.source)}: {escape(result.error)}", highlight=False, soft_wrap=True)
             progress.advance(task)
 
         return run_batch(items, segmenter, settings, title_rows, on_item)
