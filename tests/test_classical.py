@@ -1,0 +1,137 @@
+"""The weight-free classical segmenter and the segmenter registry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from fusion import metrics
+from fusion.errors import UnknownSegmenterError
+from fusion.segmenters import available_segmenters, get_segmenter
+from fusion.segmenters.classical import IGNORED_PROMPTS_NOTE, ClassicalSegmenter
+from fusion.selection import select
+from prompting.types import PromptSet
+
+
+def _backdrop(h: int, w: int, top: tuple[int, int, int], bottom: tuple[int, int, int]) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
+    return np.broadcast_to(np.float32(top) * (1 - t) + np.float32(bottom) * t, (h, w, 3)).copy()
+
+
+def _product_photo(backdrop: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A shaded, textured two-part object (body + handle) on `backdrop` with sensor noise.
+    Returns (H×W×3 uint8 image, H×W bool truth)."""
+    rng = np.random.default_rng(seed)
+    h, w = backdrop.shape[:2]
+    truth = np.zeros((h, w), np.uint8)
+    cv2.ellipse(truth, (w // 2, h // 2 + h // 20), (w // 6, h // 4), 10, 0, 360, 1, -1)
+    cv2.rectangle(truth, (w // 2 + w // 8, h // 2 - h // 16), (w // 2 + w // 4, h // 2 + h // 20), 1, -1)
+    truth = truth.astype(bool)
+    ys, xs = np.mgrid[0:h, 0:w]
+    shade = 0.75 + 0.25 * np.sin(xs / 9.0) * np.cos(ys / 13.0)
+    colour = np.float32([200, 60, 40])[None, None, :] * shade[..., None]
+    image = np.where(truth[..., None], colour, backdrop)
+    image = image + rng.normal(0.0, 3.0, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8), truth
+
+
+def _cut_iou(image: np.ndarray, truth: np.ndarray) -> float:
+    mask = select(ClassicalSegmenter().segment(image, PromptSet()))
+    prob = cv2.resize(mask.probability, (truth.shape[1], truth.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return metrics.iou(prob >= 0.5, truth)
+
+
+@pytest.mark.parametrize(
+    "top, bottom",
+    [((245, 245, 245), (245, 245, 245)), ((235, 238, 242), (150, 160, 175)), ((120, 160, 200), (120, 160, 200))],
+    ids=["plain-white", "gradient", "plain-blue"],
+)
+def test_object_on_studio_backdrop_is_cut_out(top, bottom) -> None:
+    image, truth = _product_photo(_backdrop(480, 640, top, bottom))
+    assert _cut_iou(image, truth) > 0.9
+
+
+def test_object_on_textured_background_is_cut_out() -> None:
+    rng = np.random.default_rng(3)
+    clutter = cv2.resize(rng.uniform(60, 200, (12, 16, 3)).astype(np.float32), (640, 480), interpolation=cv2.INTER_CUBIC)
+    clutter[..., 0] *= 0.4  # keep the clutter bluish-green so the red object stands out by colour
+    image, truth = _product_photo(clutter, seed=1)
+    assert _cut_iou(image, truth) > 0.9
+
+
+def test_evidence_contract() -> None:
+    image, _ = _product_photo(_backdrop(300, 400, (240, 240, 240), (240, 240, 240)))
+    evidence = ClassicalSegmenter(working_size=200).segment(image, PromptSet())
+    h, w = evidence.shape
+    assert max(h, w) == 200
+    assert evidence.image.shape == (h, w, 3) and evidence.image.dtype == np.uint8
+    assert evidence.heatmap.dtype == np.float32 and 0.0 <= evidence.heatmap.min() <= evidence.heatmap.max() <= 1.0
+    assert evidence.prior.dtype == np.float32 and evidence.prior.shape == (h, w)
+    assert evidence.labels.dtype == np.int32 and evidence.labels.shape == (h, w)
+    assert set(np.unique(evidence.labels)) == set(range(int(evidence.labels.max()) + 1))
+    assert evidence.backend == "classical" and not evidence.prompts_used
+    assert evidence.negative_heatmap is None
+
+
+def test_huge_input_is_processed_at_working_resolution_quickly() -> None:
+    image, _ = _product_photo(_backdrop(400, 600, (240, 240, 240), (200, 200, 200)))
+    huge = cv2.resize(image, (6000, 4000), interpolation=cv2.INTER_LINEAR)
+    segmenter = ClassicalSegmenter(working_size=320)
+    segmenter.segment(huge[:400, :600], PromptSet())  # warm-up (imports, allocator)
+    start = time.perf_counter()
+    evidence = segmenter.segment(huge, PromptSet())
+    elapsed = time.perf_counter() - start
+    assert max(evidence.shape) <= 320
+    assert evidence.shape == (213, 320)
+    assert elapsed < 3.0
+
+
+def test_prompts_are_ignored_and_the_note_says_so() -> None:
+    image, _ = _product_photo(_backdrop(120, 160, (240, 240, 240), (240, 240, 240)))
+    segmenter = ClassicalSegmenter()
+    with_prompt = segmenter.segment(image, PromptSet(positives=("red mug",), source="prompt"))
+    without = segmenter.segment(image, PromptSet())
+    assert IGNORED_PROMPTS_NOTE in with_prompt.notes
+    assert IGNORED_PROMPTS_NOTE not in without.notes
+    assert not with_prompt.prompts_used
+    assert np.array_equal(with_prompt.heatmap, without.heatmap)
+
+
+def test_registry_builds_classical_and_rejects_unknown_names() -> None:
+    assert "classical" in available_segmenters()
+    segmenter = get_segmenter("classical", working_size=256)
+    assert segmenter.name == "classical" and segmenter.working_size == 256
+    assert get_segmenter().name == "classical"
+    with pytest.raises(UnknownSegmenterError) as error:
+        get_segmenter("sam")
+    assert "sam" in str(error.value)
+    for name in available_segmenters():
+        assert name in str(error.value)
+
+
+def test_classical_backend_never_imports_torch() -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "import fusion.segmenters, fusion.segmenters.classical, fusion.selection\n"
+        "from prompting.types import PromptSet\n"
+        "ev = fusion.segmenters.get_segmenter('classical').segment(np.zeros((40, 50, 3), np.uint8), PromptSet())\n"
+        "fusion.selection.select(ev)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert 'transformers' not in sys.modules, 'transformers was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_non_rgb_input_is_a_typed_error() -> None:
+    from fusion.errors import InvalidImageError
+
+    with pytest.raises(InvalidImageError):
+        ClassicalSegmenter().segment(np.zeros((40, 50), np.uint8), PromptSet())
+    with pytest.raises(InvalidImageError):
+        ClassicalSegmenter().segment(np.zeros((40, 50, 4), np.uint8), PromptSet())
