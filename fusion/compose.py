@@ -39,6 +39,9 @@ _SURE_FOREGROUND = 0.98
 _UNMIX_FROM, _UNMIX_FULL = 0.05, 0.3
 
 
+_REMAP_ROW = 4096
+
+
 def _fill_from(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Push-pull scattered-data fill: every pixel gets the weighted mean colour of the nearest weighted pixels.
 
@@ -85,11 +88,17 @@ def _mean_colour_near(image: np.ndarray, sure: np.ndarray, index: np.ndarray) ->
     # The finest push-pull step is evaluated only at the requested pixels.
     ys, xs = np.divmod(index, width)
 
+    # cv2.remap needs maps under 32767 px a side: lay the requested points out in rows of _REMAP_ROW.
+    count = len(index)
+    rows = -(-count // _REMAP_ROW)
+    padding = rows * _REMAP_ROW - count
+
     def sample(plane: np.ndarray) -> np.ndarray:
         ph, pw = plane.shape[:2]
-        map_x = ((xs.astype(np.float32) + 0.5) * (pw / width) - 0.5)[None, :]
-        map_y = ((ys.astype(np.float32) + 0.5) * (ph / height) - 0.5)[None, :]
-        return cv2.remap(plane, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(len(index), -1)
+        map_x = np.pad((xs.astype(np.float32) + 0.5) * (pw / width) - 0.5, (0, padding)).reshape(rows, _REMAP_ROW)
+        map_y = np.pad((ys.astype(np.float32) + 0.5) * (ph / height) - 0.5, (0, padding)).reshape(rows, _REMAP_ROW)
+        sampled = cv2.remap(plane, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return sampled.reshape(rows * _REMAP_ROW, -1)[:count]
 
     # Finest step: a normalised Gaussian average over a few pixels (local, so a background that changes
     # colour along the edge is followed); where no sure pixel is that close, the pyramid fill takes over.

@@ -193,3 +193,18 @@ def test_shadow_on_theme_by_default_and_off_on_request():
 def test_compose_rejects_mismatched_alpha():
     with pytest.raises(InvalidOptionError):
         compose(_flat((1, 2, 3), (4, 4)), np.zeros((5, 4), np.float32), Solid((0, 0, 0)), KEEP)
+
+
+def test_decontaminate_handles_edges_longer_than_opencv_map_limit() -> None:
+    # More than 32767 edge pixels (a large product at 24 MP has far more): cv2.remap's map-size limit.
+    height, width = 600, 40_000
+    image = np.zeros((height, width, 3), np.uint8)
+    image[:, :, 1] = 200
+    alpha = np.zeros((height, width), np.float32)
+    alpha[300:, :] = 1.0
+    alpha[299, :] = 0.5
+    image[300:] = (200, 0, 0)
+    image[299] = (100, 100, 0)  # half product red, half old green
+    out = decontaminate(image, alpha)
+    assert out.shape == image.shape
+    assert out[299, :, 1].max() < 60, "edge pixels keep the old green background"
