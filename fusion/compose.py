@@ -5,7 +5,7 @@ Arrays: colour images are H×W×3 uint8 sRGB; alpha is H×W float in [0, 1] (uin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Union
 
@@ -279,8 +279,11 @@ def compose(foreground: np.ndarray, alpha: np.ndarray, background: Background, f
         raise InvalidOptionError(f"foreground must be H×W×3 uint8, got {foreground.shape} {foreground.dtype}")
     a = _unit_alpha(alpha, foreground.shape[:2])
     placement = plan(a.shape, product_box(a) if framing.crop else None, framing)
-    premultiplied = foreground.astype(np.float32) * a[..., None]
-    colour, cover = apply_placement(placement, premultiplied, a)
+    # Only the placed crop is ever resampled: premultiply just that (a 24-MP photo's float copy is ~300 MB).
+    x0, y0, x1, y1 = placement.crop
+    a = a[y0:y1, x0:x1]
+    premultiplied = foreground[y0:y1, x0:x1].astype(np.float32) * a[..., None]
+    colour, cover = apply_placement(replace(placement, crop=(0, 0, x1 - x0, y1 - y0)), premultiplied, a)
     width, height = placement.canvas
     wants_shadow = framing.shadow if framing.shadow is not None else isinstance(background, Themed)
     shadow = contact_shadow(cover) if wants_shadow else None

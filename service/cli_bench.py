@@ -68,8 +68,9 @@ def bench(
                           f"ours (full path) / baseline = {times.total_median / median:.2f}")
 
         if megapixels > 0:
-            side = int((megapixels * 1_000_000) ** 0.5 * 1.22)  # 3:2 photo of about that many megapixels
-            big = resize_longest(photos[0], side)
+            h, w = photos[0].shape[:2]
+            scale = (megapixels * 1_000_000 / (h * w)) ** 0.5  # keep the photo's aspect ratio
+            big = resize_longest(photos[0], round(max(h, w) * scale))
             big_times = time_pipeline([encode_image(big, "jpeg", quality=90)], segmenter, background, repeat=1)
             h, w = big_times.image_shape
             console.print(f"{w}×{h} ({w * h / 1e6:.1f} MP): total {big_times.total_median:.2f} s, "
