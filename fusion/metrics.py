@@ -44,21 +44,25 @@ def mae(pred: np.ndarray, gt: np.ndarray) -> float:
 
 
 def boundary(mask: np.ndarray) -> np.ndarray:
-    """One-pixel inner boundary: foreground pixels with a 4-connected background neighbour
-    (the image border counts as background)."""
-    eroded = ndimage.binary_erosion(mask, structure=ndimage.generate_binary_structure(2, 1), border_value=0)
+    """One-pixel inner boundary of an H×W bool mask: foreground pixels with a 4-connected background
+    neighbour. The image frame is not an object contour: pixels outside the image count as foreground,
+    as in the reference XOR(mask, erode(mask)) with MATLAB imerode / cv2.erode padding, so a product cut
+    by the frame (a person's feet, a close-up) gets no free "boundary" along the image edge."""
+    eroded = ndimage.binary_erosion(mask, structure=ndimage.generate_binary_structure(2, 1), border_value=1)
     return mask & ~eroded
 
 
 def boundary_f1(pred: np.ndarray, gt: np.ndarray, tolerance: float = 3.0) -> float:
     """Relaxed boundary F1 (relax-F of U²-Net): a predicted boundary pixel is correct when a true
     boundary pixel lies within `tolerance` px (Euclidean), and vice versa for recall.
-    1.0 when both boundaries are empty, 0.0 when exactly one is."""
+    When both boundaries are empty each mask is all-background or all-foreground: 1.0 if they agree,
+    else 0.0; 0.0 when exactly one boundary is empty."""
     _check(pred, gt)
-    bp, bg = boundary(_binary(pred)), boundary(_binary(gt))
+    p, g = _binary(pred), _binary(gt)
+    bp, bg = boundary(p), boundary(g)
     n_p, n_g = int(bp.sum()), int(bg.sum())
     if n_p == 0 and n_g == 0:
-        return 1.0
+        return 1.0 if bool(p.any()) == bool(g.any()) else 0.0
     if n_p == 0 or n_g == 0:
         return 0.0
     dist_to_g = ndimage.distance_transform_edt(~bg)
