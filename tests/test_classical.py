@@ -135,3 +135,78 @@ def test_non_rgb_input_is_a_typed_error() -> None:
         ClassicalSegmenter().segment(np.zeros((40, 50), np.uint8), PromptSet())
     with pytest.raises(InvalidImageError):
         ClassicalSegmenter().segment(np.zeros((40, 50, 4), np.uint8), PromptSet())
+
+
+# --- person-shaped prior from a model's face -------------------------------------------------------
+
+
+def _standing_figure(h: int = 640, w: int = 427) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """A full-length figure: a real face (scikit-image's bundled astronaut photo) on a drawn torso and
+    legs, over smooth colour clutter. Returns (image, truth, (face x, face y, face width) in px)."""
+    from skimage.data import astronaut
+
+    rng = np.random.default_rng(0)
+    image = cv2.resize(rng.uniform(90, 170, (8, 6, 3)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    face_width = 0.09 * h
+    scale = face_width / 85.0  # the astronaut's face is ~85 px wide, centred at (223, 122)
+    head = cv2.resize(astronaut()[40:200, 160:285].astype(np.float32), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    cx, cy = w // 2, int(0.13 * h)
+    y0, x0 = cy - int(82 * scale), cx - int(63 * scale)
+    image[y0 : y0 + head.shape[0], x0 : x0 + head.shape[1]] = head
+    body = np.zeros((h, w), np.uint8)
+    f = face_width
+    cv2.rectangle(body, (int(cx - 1.2 * f), int(cy + 0.9 * f)), (int(cx + 1.2 * f), int(cy + 5 * f)), 1, -1)
+    for left, right in ((-0.9, -0.1), (0.1, 0.9)):
+        cv2.rectangle(body, (int(cx + left * f), int(cy + 5 * f)), (int(cx + right * f), int(cy + 9.6 * f)), 1, -1)
+    image[body > 0] = (40, 50, 110)
+    truth = body.astype(bool)
+    truth[y0 : y0 + head.shape[0], x0 + int(0.15 * head.shape[1]) : x0 + int(0.85 * head.shape[1])] = True
+    image = np.clip(image + rng.normal(0.0, 3.0, image.shape), 0, 255).astype(np.uint8)
+    return image, truth, (float(cx), float(cy), f)
+
+
+def test_model_face_is_found_and_the_prior_covers_the_body_below_it() -> None:
+    from fusion.segmenters.classical import resize_to_working
+    from fusion.segmenters.person import Face, model_faces, person_prior
+
+    image, truth, (cx, cy, fw) = _standing_figure()
+    small = resize_to_working(image, 320)
+    ratio = small.shape[0] / image.shape[0]
+    faces = model_faces(small)
+    assert len(faces) == 1
+    face = faces[0]
+    assert abs(face.x - cx * ratio) < 0.3 * fw * ratio and abs(face.y - cy * ratio) < 0.3 * fw * ratio
+    prior, _ = person_prior(small.shape[:2], face)
+    small_truth = cv2.resize(truth.astype(np.uint8), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    core = prior >= 0.85
+    assert core[int(face.y + 6 * face.width) :].any(), "the core reaches down to the legs"
+    assert small_truth[core].mean() > 0.85
+    # Geometry on an open grid: nothing above the head, nor far to the side; the legs reach down.
+    prior, envelope = person_prior((400, 300), Face(x=150.0, y=100.0, width=20.0))
+    assert prior[:60].max() <= 0.1 and not envelope[:35].any()
+    assert prior[:, :70].max() <= 0.1 and prior[:, 230:].max() <= 0.1
+    assert prior[290, 150] >= 0.85 and prior[320, 150] <= 0.1
+
+
+def test_figure_with_a_face_is_cut_out() -> None:
+    image, truth, _ = _standing_figure()
+    segmenter = ClassicalSegmenter()
+    small = cv2.resize(image, (213, 320), interpolation=cv2.INTER_AREA)
+    assert segmenter.figure_prior(small, np.zeros((200, 133), np.float32)) is not None
+    assert _cut_iou(image, truth) > 0.85
+
+
+def test_person_prior_is_skipped_without_a_skin_coloured_face() -> None:
+    from fusion.segmenters.person import model_faces
+
+    rng = np.random.default_rng(3)
+    clutter = cv2.resize(rng.uniform(60, 200, (12, 16, 3)).astype(np.float32), (640, 480), interpolation=cv2.INTER_CUBIC)
+    image, _ = _product_photo(clutter, seed=1)
+    assert ClassicalSegmenter().figure_prior(image, np.zeros((150, 200), np.float32)) is None
+    with_cue = ClassicalSegmenter().segment(image, PromptSet())
+    without = ClassicalSegmenter(person_prior=False).segment(image, PromptSet())
+    assert np.array_equal(with_cue.heatmap, without.heatmap)
+    # A face without skin colour (a grey print of one) is not taken for a model.
+    figure, _, _ = _standing_figure()
+    grey = np.repeat(cv2.cvtColor(figure, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    assert model_faces(cv2.resize(grey, (213, 320), interpolation=cv2.INTER_AREA)) == []

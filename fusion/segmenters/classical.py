@@ -8,7 +8,9 @@ Nothing runs at full resolution: the image is area-downscaled first, so a 24-meg
 2. Otherwise the evidence is saliency from background connectivity: robust background detection on SLIC
    superpixels (regions whose colour-geodesic neighbourhood reaches the frame are background) plus the
    geodesic distance from the frame over colour edges; it is mixed with a centred ellipse, since in
-   clutter saliency alone often picks the wrong thing and subjects are usually framed centrally.
+   clutter saliency alone often picks the wrong thing and subjects are usually framed centrally. When a
+   model's face is found (fusion.segmenters.person: a classical face cascade, skin-colour and framing
+   checks) a standing-figure prior below the face takes the ellipse's place.
 3. An iterated graph cut (colour histograms re-learnt from each cut, contrast-sensitive smoothing)
    turns the evidence into a mask; specks are dropped and enclosed holes that do not show the backdrop
    are filled.
@@ -23,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from fusion.segmenters import graphcut
+from fusion.segmenters.person import Face, model_faces, person_prior
 from fusion.segmenters.saliency import (
     boundary_connectivity_saliency,
     centre_prior,
@@ -137,6 +140,11 @@ class ClassicalSegmenter:
     centre_share: weight of the centred ellipse in the seed (non-studio images only).
     coarse_diagonal: 8-connected coarse cut (slightly better edges, ~10 % slower) instead of 4-connected.
     surely_background: seed level under which a pixel is fixed as background.
+    person_prior: look for a model's face (skin-coloured, near the top of the frame, figure reaching the
+        lower part of it) and, when found, seed with a standing-figure prior instead of the ellipse.
+    person_share: weight of that figure prior in the seed.
+    person_envelope: also fix everything far outside the figure's outline as background.
+    person_min_neighbours, person_step: face-detector settings (cascade neighbours; window step).
     """
 
     name = "classical"
@@ -155,6 +163,11 @@ class ClassicalSegmenter:
         centre_share: float = 0.5,
         coarse_diagonal: bool = False,
         surely_background: float = 0.06,
+        person_prior: bool = True,
+        person_share: float = 0.7,
+        person_envelope: bool = False,
+        person_min_neighbours: int = 3,
+        person_step: float = 1.0,
     ) -> None:
         self.working_size = working_size
         self.saliency_size = min(saliency_size, working_size)
@@ -168,6 +181,11 @@ class ClassicalSegmenter:
         self.centre_share = centre_share
         self.coarse_diagonal = coarse_diagonal
         self.surely_background = surely_background
+        self.person_prior = person_prior
+        self.person_share = person_share
+        self.person_envelope = person_envelope
+        self.person_min_neighbours = person_min_neighbours
+        self.person_step = person_step
 
     def foreground_evidence(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Superpixels and foreground evidence of a small h×w×3 uint8 image.
@@ -186,14 +204,39 @@ class ClassicalSegmenter:
         geodesic = region_means(labels, geodesic_saliency(lab))
         return labels, _normalise(_normalise(connectivity) + _normalise(geodesic))[labels], None
 
-    def coarse_cut(self, rgb: np.ndarray, evidence: np.ndarray, studio: bool) -> np.ndarray:
-        """Graph cut of a small h×w×3 uint8 image seeded by `evidence` (h×w float32) → h×w bool."""
+    def figure_prior(self, small: np.ndarray, evidence: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Person-shaped (prior, envelope) on the grid of `evidence` when a model's face is found in
+        `small` (h×w×3 uint8 at working size), else None. Of several faces, the figure the evidence
+        supports best wins."""
+        faces = model_faces(small, min_neighbours=self.person_min_neighbours, step_ratio=self.person_step)
+        if not faces:
+            return None
+        ratio = evidence.shape[0] / small.shape[0]
+        best, best_support = None, -1.0
+        for face in faces:
+            face = Face(face.x * ratio, face.y * ratio, face.width * ratio)
+            prior, envelope = person_prior(evidence.shape, face)
+            core = prior >= 0.85
+            support = float(evidence[core].mean()) if core.any() else 0.0
+            if support > best_support:
+                best, best_support = (prior, envelope), support
+        return best
+
+    def coarse_cut(
+        self, rgb: np.ndarray, evidence: np.ndarray, studio: bool, figure: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Graph cut of a small h×w×3 uint8 image seeded by `evidence` (h×w float32) → h×w bool;
+        `figure` is figure_prior()'s (prior, envelope) on the same grid, if a model was found."""
         seed = cv2.GaussianBlur(evidence, (0, 0), 1.0)
-        if not studio:
+        if figure is not None:
+            seed = (1.0 - self.person_share) * seed + self.person_share * figure[0]
+        elif not studio:
             seed = (1.0 - self.centre_share) * seed + self.centre_share * centred_ellipse(seed.shape)
         # The frame is backdrop unless the evidence says otherwise; so is anything with next to no
         # evidence (off-centre and not salient), which also keeps the graph small.
         sure_bg = (_frame(seed.shape) & (seed < 0.3)) | (seed < self.surely_background)
+        if figure is not None and self.person_envelope:
+            sure_bg |= ~figure[1]
         return graphcut.refine(
             rgb,
             seed,
@@ -214,7 +257,8 @@ class ClassicalSegmenter:
         labels, evidence, unlike_backdrop = self.foreground_evidence(coarse)
         studio = unlike_backdrop is not None
         min_share = 0.01 if studio else self.min_component_share  # a studio shot may hold several items
-        cut = clean_mask(self.coarse_cut(coarse, evidence, studio), evidence, min_share, unlike_backdrop)
+        figure = None if studio or not self.person_prior else self.figure_prior(small, evidence)
+        cut = clean_mask(self.coarse_cut(coarse, evidence, studio, figure), evidence, min_share, unlike_backdrop)
 
         shape = small.shape[:2]
         evidence = np.clip(_resize(evidence, shape), 0.0, 1.0)
@@ -227,6 +271,8 @@ class ClassicalSegmenter:
         notes = () if prompts.empty else (IGNORED_PROMPTS_NOTE,)
         if studio:
             notes += ("plain backdrop detected",)
+        if figure is not None:
+            notes += ("model's face found: seeded with a standing-figure prior",)
         return Evidence(
             image=small,
             # Decisive inside/outside the cut, with the raw evidence kept as a tie-breaking shade.
