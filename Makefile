@@ -24,10 +24,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/promptcut bench samples
+	$(BIN)/promptcut bench samples --baseline grabcut-rect --megapixels 24
 
 eval-dev: $(STAMP)
-	$(BIN)/promptcut eval ../shared/data/eval-dev --baseline grabcut-rect --studio
+	$(BIN)/promptcut eval ../shared/data/eval-dev --baseline grabcut-rect --studio --workers 2 --json eval-dev.json
 
 lint: $(STAMP)
 	$(BIN)/hadolint Dockerfile
