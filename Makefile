@@ -9,7 +9,8 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet torch==2.13.0  # CPU build, first: a bare torch requirement pulls CUDA
+	$(BIN)/pip install --quiet -e '.[labels,test]'
 	touch $(STAMP)
 
 install: $(STAMP)
