@@ -71,7 +71,12 @@ def process_item(
     except Exception as exc:  # noqa: BLE001 — an unexpected bug on one file must not lose the batch
         message = f"internal error ({type(exc).__name__}: {exc}); please report it"
         return ItemResult(str(item.source), str(target), "failed", message, time.perf_counter() - start)
-    metadata = cutout.metadata() | {"title": prompts.title, "prompt": prompts.prompt, "prompt_source": prompts.source}
+    metadata = cutout.metadata() | {
+        "title": prompts.title,
+        "prompt": prompts.prompt,
+        "prompt_source": prompts.source,
+        "prompts": prompts.to_dict(),
+    }
     return ItemResult(str(item.source), str(target), "done", seconds=time.perf_counter() - start, metadata=metadata)
 
 

@@ -23,6 +23,7 @@ def test_replace_on_white_writes_framed_jpegs_and_summary(tmp_path: Path) -> Non
     item = next(i for i in summary["items"] if i["source"].endswith("coffee-cup.jpg"))
     assert item["metadata"]["backend"] == "classical"
     assert item["metadata"]["title"].startswith("Espresso Cup")
+    assert item["metadata"]["prompts"]["noun"] == "cup"
     assert "selection" in item["metadata"] and "confidence" in item["metadata"]["selection"]
     with Image.open(out / "coffee-cup.jpg") as image:
         assert image.size == (600, 600)
