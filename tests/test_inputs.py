@@ -51,7 +51,7 @@ def test_titles_csv_matches_by_path_or_name(tmp_path: Path) -> None:
 
 def test_typed_prompt_overrides_title_and_both_are_kept() -> None:
     prompts = build_prompts(title="  Women's  Boot ", prompt="boot")
-    assert prompts.positives == ("boot",) and prompts.title == "Women's Boot" and prompts.source == "prompt"
+    assert prompts.positives[0] == "boot" and prompts.title == "Women's Boot" and prompts.source == "prompt"
     assert build_prompts(title="Mug").source == "title"
     assert build_prompts().empty
 
