@@ -60,3 +60,15 @@ class OutputWriteError(PromptcutError):
     """An output file could not be written (permissions, disk full...); nothing partial is left behind."""
 
     code = "write_failed"
+
+
+class ModelNotFoundError(PromptcutError):
+    """A neural model is not in the model directory (the message names the folder and `promptcut models pull`)."""
+
+    code = "model_missing"
+
+
+class ModelLoadError(PromptcutError):
+    """A model folder exists but its files could not be loaded (incomplete download, wrong version)."""
+
+    code = "model_load_failed"

@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from service.cli_models import models_dir_option
 from service.cli_support import EXIT_ITEM_FAILED, user_errors
 
 
@@ -35,7 +36,8 @@ def replace(
     feather_method: str = typer.Option("guided", "--edge", help="guided | threshold | otsu | blur."),
     threshold: float = typer.Option(0.5, "--threshold", help="Cut level for --edge threshold/blur."),
     sharpen_amount: float = typer.Option(0.0, "--sharpen", help="Sharpen before segmenting (0 = off)."),
-    segmenter_name: str = typer.Option("classical", "--segmenter", help="Segmentation backend."),
+    segmenter_name: str = typer.Option("classical", "--segmenter", help="Segmentation backend: classical | neural."),
+    models: Path = models_dir_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo outputs that already exist (default: skip them, so a batch resumes)."),
     max_megapixels: float = typer.Option(40.0, "--max-megapixels", help="Refuse larger inputs (decompression-bomb guard)."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write a JSON summary to this file, or - for stdout."),
@@ -59,7 +61,7 @@ def replace(
         feather_options = FeatherOptions(method=feather_method, threshold=threshold, sharpen=sharpen_amount)
         items = collect_inputs(inputs)
         title_rows = read_titles(titles) if titles else {}
-        segmenter = get_segmenter(segmenter_name)
+        segmenter = _build_segmenter(get_segmenter, segmenter_name, models)
         settings = BatchSettings(
             out_dir=out,
             background=chosen_background,
@@ -93,6 +95,15 @@ def replace(
         Path(json_path).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if counts["failed"]:
         raise typer.Exit(EXIT_ITEM_FAILED)
+
+
+def _build_segmenter(get_segmenter, name: str, models: Path):
+    """The chosen backend; the neural one gets the model folder and fails now (one line) if a model is missing."""
+    if name != "neural":
+        return get_segmenter(name)
+    segmenter = get_segmenter(name, model_dir=models)
+    segmenter.check()
+    return segmenter
 
 
 def _run_with_progress(items, segmenter, settings, title_rows, quiet):

@@ -17,8 +17,16 @@ def _build_classical(**options: Any) -> Segmenter:
     return ClassicalSegmenter(**options)
 
 
+def _build_neural(**options: Any) -> Segmenter:
+    """NeuralSegmenter(model_dir, ...); imports torch/transformers only when its models load."""
+    from fusion.segmenters.neural import NeuralSegmenter
+
+    return NeuralSegmenter(**options)
+
+
 SEGMENTER_BUILDERS: dict[str, Callable[..., Segmenter]] = {
     "classical": _build_classical,
+    "neural": _build_neural,
 }
 
 

@@ -1,0 +1,242 @@
+"""The text-prompted neural segmenter: CLIPSeg heatmaps over a OneFormer semantic label map.
+
+Per image, at the working resolution (max side `working_size`, never upscaled):
+- CLIPSeg (`CIDAS/clipseg-rd64-refined`): the CLIP vision encoder runs ONCE; its pooled/extracted
+  activations are repeated for every prompt (positives and negatives together) and only the text encoder
+  and the light decoder run per prompt, in one batch. Logits → sigmoid → bilinear resize to the working
+  size (transformers has no CLIPSeg post-processor; this is ours).
+- OneFormer (`shi-labs/oneformer_coco_swin_large`, task "semantic") on the image already resized to the
+  working size; `post_process_semantic_segmentation` gives the label map (COCO-panoptic class ids 0..132)
+  at the working size. Class metadata comes from the shipped `prompting/data/coco_panoptic.json`, never
+  from the hub.
+
+Evidence: heatmap = max over positive heatmaps; negative_heatmap = max over negatives (None without
+negatives); labels = OneFormer class ids with label_names = the 133 class names; prior = the classical
+module's centre prior. With no positive prompt (an empty PromptSet) the heatmap is all zeros, so
+selection falls back to the centre-prior subject and flags low confidence — we do not invent a generic
+"product" prompt, whose CLIPSeg response is unreliable; a note says so.
+
+Models are loaded once per instance (lazily on the first `segment`, or eagerly with `load()`), always with
+`local_files_only=True` from `<model_dir>/<owner>--<name>` (see fusion.segmenters.models). torch and
+transformers are imported only inside functions here; `torch.set_num_threads` is called in `load()`.
+Inference runs under `torch.inference_mode()` in fp32.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import cv2
+import numpy as np
+
+from fusion.errors import InvalidImageError, ModelLoadError
+from fusion.segmenters.classical import resize_to_working
+from fusion.segmenters.models import CLIPSEG_ID, ONEFORMER_ID, require_model
+from fusion.segmenters.saliency import centre_prior
+from fusion.types import Evidence
+from prompting.label_hints import coco_class_info_path
+from prompting.types import PromptSet
+
+NO_PROMPT_NOTE = "no positive prompt: the centre prior chooses the product"
+ONEFORMER_MIN_SIDE = 64  # smaller inputs are upscaled for OneFormer only; its label map returns to h×w
+
+
+@dataclass
+class _Loaded:
+    """The models and processors, loaded once. Fields hold transformers objects (typed Any: lazy import)."""
+
+    clipseg: Any
+    clipseg_tokenizer: Any
+    clipseg_image_processor: Any
+    oneformer: Any
+    oneformer_processor: Any
+    label_names: tuple[str, ...]
+
+
+@contextmanager
+def _quiet_progress_bars() -> Iterator[None]:
+    """No "Loading weights" bar on stderr while loading; the previous setting is restored."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _load_clipseg(folder: Path) -> tuple[Any, Any, Any]:
+    from transformers import CLIPSegForImageSegmentation, CLIPTokenizer, ViTImageProcessorPil
+
+    model = CLIPSegForImageSegmentation.from_pretrained(str(folder), local_files_only=True)
+    tokenizer = CLIPTokenizer.from_pretrained(str(folder), local_files_only=True)
+    image_processor = ViTImageProcessorPil.from_pretrained(str(folder), local_files_only=True)
+    return model.eval(), tokenizer, image_processor
+
+
+def _load_oneformer(folder: Path) -> tuple[Any, Any, tuple[str, ...]]:
+    from transformers import (
+        CLIPTokenizer,
+        OneFormerForUniversalSegmentation,
+        OneFormerImageProcessorPil,
+        OneFormerProcessor,
+    )
+
+    model = OneFormerForUniversalSegmentation.from_pretrained(str(folder), local_files_only=True)
+    class_info = coco_class_info_path()
+    image_processor = OneFormerImageProcessorPil.from_pretrained(
+        str(folder),
+        local_files_only=True,
+        repo_path=str(class_info.parent),
+        class_info_file=class_info.name,
+        num_labels=model.config.num_labels,
+    )
+    tokenizer = CLIPTokenizer.from_pretrained(str(folder), local_files_only=True)
+    processor = OneFormerProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        max_seq_length=model.config.text_encoder_context_length,
+        task_seq_length=model.config.task_seq_len,
+    )
+    names = tuple(image_processor.metadata["class_names"])
+    return model.eval(), processor, names
+
+
+class NeuralSegmenter:
+    """CLIPSeg + OneFormer behind the Segmenter protocol. See the module docstring.
+
+    model_dir: folder holding `<owner>--<name>` model folders (`promptcut models pull` fills it).
+    working_size: max side of the working resolution (OneFormer and the Evidence); 512 by default.
+    threads: torch intra-op threads, set when the models are loaded (1 per worker when several share a CPU).
+    """
+
+    name = "neural"
+
+    def __init__(
+        self,
+        model_dir: Path | str,
+        clipseg_id: str = CLIPSEG_ID,
+        oneformer_id: str = ONEFORMER_ID,
+        working_size: int = 512,
+        threads: int = 2,
+    ) -> None:
+        if working_size < 32:
+            raise ValueError(f"working_size must be at least 32, got {working_size}")
+        self.model_dir = Path(model_dir)
+        self.clipseg_id = clipseg_id
+        self.oneformer_id = oneformer_id
+        self.working_size = int(working_size)
+        self.threads = max(1, int(threads))
+        self._loaded: _Loaded | None = None
+        self._lock = threading.Lock()
+
+    # --- loading -------------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise ModelNotFoundError if either model folder is missing (cheap; loads nothing)."""
+        require_model(self.model_dir, self.clipseg_id)
+        require_model(self.model_dir, self.oneformer_id)
+
+    def load(self) -> None:
+        """Load both models once (idempotent, thread-safe). Raises ModelNotFoundError / ModelLoadError."""
+        with self._lock:
+            if self._loaded is not None:
+                return
+            clipseg_folder = require_model(self.model_dir, self.clipseg_id)
+            oneformer_folder = require_model(self.model_dir, self.oneformer_id)
+            import torch
+
+            torch.set_num_threads(self.threads)
+            try:
+                with _quiet_progress_bars():
+                    clipseg, tokenizer, image_processor = _load_clipseg(clipseg_folder)
+                    oneformer, processor, names = _load_oneformer(oneformer_folder)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ModelLoadError(f"cannot load the neural models from {self.model_dir}: {exc}") from exc
+            self._loaded = _Loaded(clipseg, tokenizer, image_processor, oneformer, processor, names)
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded is not None
+
+    # --- inference -----------------------------------------------------------------------------------
+
+    def heatmaps(self, image: np.ndarray, phrases: tuple[str, ...]) -> np.ndarray:
+        """CLIPSeg probability per phrase: image h×w×3 uint8 → P×h×w float32 in [0, 1] (same h×w).
+
+        The CLIP vision encoder runs once for all phrases; text encoder + decoder run as one batch."""
+        self.load()
+        import torch
+
+        h, w = image.shape[:2]
+        if not phrases:
+            return np.zeros((0, h, w), np.float32)
+        loaded = self._loaded
+        model = loaded.clipseg
+        pixels = loaded.clipseg_image_processor(images=image, return_tensors="pt")["pixel_values"]
+        text = loaded.clipseg_tokenizer(list(phrases), padding=True, return_tensors="pt")
+        count = len(phrases)
+        with torch.inference_mode():
+            vision = model.clip.get_image_features(pixel_values=pixels, output_hidden_states=True)
+            # hidden_states[0] is the embedding output, so layer i is at i + 1 (as in CLIPSeg's forward).
+            activations = [vision.hidden_states[i + 1].expand(count, -1, -1) for i in model.extract_layers]
+            conditional = model.clip.get_text_features(
+                input_ids=text["input_ids"], attention_mask=text["attention_mask"]
+            ).pooler_output
+            logits = model.decoder(activations, conditional).logits
+            probabilities = torch.sigmoid(logits.float()).reshape(count, logits.shape[-2], logits.shape[-1])
+        result = np.empty((count, h, w), np.float32)
+        for index, plane in enumerate(probabilities.numpy()):
+            result[index] = cv2.resize(plane, (w, h), interpolation=cv2.INTER_LINEAR)
+        return np.clip(result, 0.0, 1.0)
+
+    def label_map(self, image: np.ndarray) -> np.ndarray:
+        """OneFormer semantic classes: image h×w×3 uint8 (already at working size) → h×w int32 class ids.
+
+        Images with a side below ONEFORMER_MIN_SIDE are upscaled for OneFormer only."""
+        self.load()
+        import torch
+
+        h, w = image.shape[:2]
+        processor = self._loaded.oneformer_processor
+        if min(h, w) < ONEFORMER_MIN_SIDE:  # its stride-32 stage needs more than one cell per side
+            scale = ONEFORMER_MIN_SIDE / min(h, w)
+            image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
+        inputs = processor(images=image, task_inputs=["semantic"], do_resize=False, return_tensors="pt")
+        with torch.inference_mode():
+            outputs = self._loaded.oneformer(**inputs)
+        labels = processor.image_processor.post_process_semantic_segmentation(outputs, target_sizes=[(h, w)])[0]
+        return np.ascontiguousarray(labels.numpy().astype(np.int32))
+
+    def segment(self, image: np.ndarray, prompts: PromptSet) -> Evidence:
+        """image: H×W×3 uint8 RGB at full resolution → Evidence at max side `working_size`."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InvalidImageError(f"expected an H×W×3 uint8 RGB image, got {image.dtype} {image.shape}")
+        small = resize_to_working(image, self.working_size)
+        h, w = small.shape[:2]
+        positives, negatives = tuple(prompts.positives), tuple(prompts.negatives)
+        planes = self.heatmaps(small, positives + negatives)
+        heatmap = planes[: len(positives)].max(axis=0) if positives else np.zeros((h, w), np.float32)
+        negative = planes[len(positives) :].max(axis=0) if negatives else None
+        labels = self.label_map(small)
+        notes = () if positives else (NO_PROMPT_NOTE,)
+        return Evidence(
+            image=small,
+            heatmap=np.ascontiguousarray(heatmap, dtype=np.float32),
+            labels=labels,
+            prior=centre_prior((h, w)).astype(np.float32),
+            backend=self.name,
+            label_names=self._loaded.label_names,
+            negative_heatmap=None if negative is None else np.ascontiguousarray(negative, dtype=np.float32),
+            prompts_used=True,
+            notes=notes,
+        )
+
+
+__all__ = ["NO_PROMPT_NOTE", "NeuralSegmenter"]
