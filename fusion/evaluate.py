@@ -192,11 +192,11 @@ class Method(Protocol):
 
 
 @lru_cache(maxsize=None)
-def _segmenter(name: str) -> Any:
-    # One instance per process and backend: model loading, if any, happens once.
+def _segmenter(name: str, options: tuple[tuple[str, Any], ...] = ()) -> Any:
+    # One instance per process, backend and options: model loading, if any, happens once.
     from fusion.segmenters import get_segmenter
 
-    return get_segmenter(name)
+    return get_segmenter(name, **dict(options))
 
 
 @dataclass(frozen=True)
@@ -207,6 +207,7 @@ class PipelineMethod:
     segmenter: str = "classical"
     feather_options: Any = None  # fusion.feather.FeatherOptions; None = the pipeline's defaults
     role: str = "ours"
+    segmenter_options: tuple[tuple[str, Any], ...] = ()  # e.g. (("model_dir", Path), ) for the neural backend
 
     @property
     def name(self) -> str:
@@ -216,11 +217,11 @@ class PipelineMethod:
         from fusion.pipeline import cut
 
         if self.feather_options is None:
-            return cut(image, prompts, _segmenter(self.segmenter)).alpha
-        return cut(image, prompts, _segmenter(self.segmenter), self.feather_options).alpha
+            return cut(image, prompts, _segmenter(self.segmenter, self.segmenter_options)).alpha
+        return cut(image, prompts, _segmenter(self.segmenter, self.segmenter_options), self.feather_options).alpha
 
     def reads_prompts(self, image: np.ndarray, prompts: PromptSet) -> bool:
-        return bool(_segmenter(self.segmenter).segment(image, prompts).prompts_used)
+        return bool(_segmenter(self.segmenter, self.segmenter_options).segment(image, prompts).prompts_used)
 
 
 @dataclass(frozen=True)
@@ -243,16 +244,21 @@ class BaselineMethod:
         return False
 
 
-def build_methods(segmenter: str = "classical", baselines: Iterable[str] = (), feather_options: Any = None) -> tuple:
+def build_methods(segmenter: Any = "classical", baselines: Iterable[str] = (), feather_options: Any = None) -> tuple:
     """Ours first, then the baselines; names are checked now (UnknownSegmenterError / InvalidOptionError),
-    before any image is touched."""
+    before any image is touched. `segmenter` is a registered name or a `fusion.segmenters.SegmenterChoice`
+    (what `--segmenter auto|neural|classical --models DIR` resolves to)."""
     from fusion.baselines import get_baseline
 
     names = list(dict.fromkeys(baselines))
     for name in names:  # cheap checks first: a typo must not wait for a model to load
         get_baseline(name)
-    _segmenter(segmenter)
-    return (PipelineMethod(segmenter, feather_options), *(BaselineMethod(n) for n in names))
+    if isinstance(segmenter, str):
+        name, options = segmenter, ()
+    else:
+        name, options = segmenter.name, tuple(segmenter.options)
+    _segmenter(name, options)
+    return (PipelineMethod(name, feather_options, segmenter_options=options), *(BaselineMethod(n) for n in names))
 
 
 # --------------------------------------------------------------------------- scoring

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from service.cli_models import models_dir_option
 from service.cli_support import user_errors
 
 
@@ -14,7 +15,10 @@ def bench(
     inputs: list[str] = typer.Argument(..., help="Photos (files, folders, globs) to time."),
     longest: int = typer.Option(1024, "--longest", help="Resize each photo so its longest side is this many px."),
     repeat: int = typer.Option(3, "--repeat", help="Runs per photo."),
-    segmenter_name: str = typer.Option("classical", "--segmenter"),
+    segmenter_name: str = typer.Option(
+        "auto", "--segmenter", help="auto (neural when its models are in --models, else classical) | neural | classical."
+    ),
+    models: Path = models_dir_option(),
     theme: Optional[str] = typer.Option(None, "--theme", help="Compose on a theme instead of white."),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="Also time a baseline (e.g. grabcut-rect) in the same run."),
     megapixels: float = typer.Option(0.0, "--megapixels", help="Also run once upscaled to this many megapixels (e.g. 24)."),
@@ -29,20 +33,24 @@ def bench(
 
     from fusion.bench import resize_longest, time_pipeline
     from fusion.imageio import encode_image, load_image
-    from fusion.segmenters import get_segmenter
+    from fusion.segmenters import resolve_segmenter
     from service.inputs import collect_inputs
     from service.options import resolve_background
 
     console = Console()
     with user_errors():
+        segmenter, notice = resolve_segmenter(segmenter_name, models)
         items = collect_inputs(inputs)[: limit or None]
-        segmenter = get_segmenter(segmenter_name)
+        if notice:
+            typer.echo(notice, err=True)
         background = resolve_background(theme, None)
         photos = [resize_longest(load_image(item.source).rgb, longest) for item in items]
         encoded = [encode_image(p, "jpeg", quality=92) for p in photos]
+        if hasattr(segmenter, "load"):
+            segmenter.load()  # model loading is not a per-image cost
         times = time_pipeline(encoded, segmenter, background, repeat=repeat)
 
-        table = Table(title=f"{len(photos)} photos at {longest} px, {repeat} runs each ({segmenter_name})")
+        table = Table(title=f"{len(photos)} photos at {longest} px, {repeat} runs each ({segmenter.name})")
         table.add_column("stage")
         table.add_column("median ms", justify="right")
         for name, seconds in times.stages.items():

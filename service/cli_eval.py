@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from service.cli_models import models_dir_option
 from service.cli_support import EXIT_ITEM_FAILED, user_errors
 
 MAX_PROBLEMS_SHOWN = 20
@@ -16,7 +17,10 @@ MAX_PROBLEMS_SHOWN = 20
 
 def eval_command(
     data_dir: Path = typer.Argument(..., help="Folder with images/NAME.jpg + masks/NAME.png (and optionally prompts.csv)."),
-    segmenter_name: str = typer.Option("classical", "--segmenter", help="Segmentation backend to evaluate."),
+    segmenter_name: str = typer.Option(
+        "auto", "--segmenter", help="Backend to evaluate: auto (neural when its models are in --models, else classical) | neural | classical."
+    ),
+    models: Path = models_dir_option(),
     baseline: list[str] = typer.Option([], "--baseline", help="Also run this baseline on the same images (e.g. grabcut-rect); repeatable."),
     studio: bool = typer.Option(False, "--studio", help="Also score studio-style composites built on the fly from the foregrounds."),
     limit: int = typer.Option(0, "--limit", help="At most N foreground pairs and N prompted triples, spread over sources (0 = all)."),
@@ -30,6 +34,7 @@ def eval_command(
 
     from fusion.errors import InvalidOptionError
     from fusion.evaluate import EvalOptions, build_methods, evaluate, load_dataset
+    from fusion.segmenters import choose_segmenter
 
     # With --json - the JSON owns stdout; the human-readable table goes to stderr.
     console = Console(stderr=json_path == "-")
@@ -37,7 +42,12 @@ def eval_command(
         if limit < 0 or workers < 1 or tolerance <= 0:
             raise InvalidOptionError("--limit must be ≥ 0, --workers ≥ 1 and --tolerance > 0")
         dataset = load_dataset(data_dir)
-        methods = build_methods(segmenter_name, baseline)
+        choice = choose_segmenter(segmenter_name, models)
+        if choice.name == "neural" and workers > 1:
+            choice = choice.with_options(threads=1)  # processes side by side: one torch thread each
+        methods = build_methods(choice, baseline)
+        if choice.notice:
+            typer.echo(choice.notice, err=True)
         with _progress(console, quiet) as progress:
             report = evaluate(dataset, methods, EvalOptions(
                 studio=studio, limit=limit, workers=workers, tolerance=tolerance, progress=progress,

@@ -36,7 +36,9 @@ def replace(
     feather_method: str = typer.Option("guided", "--edge", help="guided | threshold | otsu | blur."),
     threshold: float = typer.Option(0.5, "--threshold", help="Cut level for --edge threshold/blur."),
     sharpen_amount: float = typer.Option(0.0, "--sharpen", help="Sharpen before segmenting (0 = off)."),
-    segmenter_name: str = typer.Option("classical", "--segmenter", help="Segmentation backend: classical | neural."),
+    segmenter_name: str = typer.Option(
+        "auto", "--segmenter", help="auto (neural when its models are in --models, else classical) | neural | classical."
+    ),
     models: Path = models_dir_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo outputs that already exist (default: skip them, so a batch resumes)."),
     max_megapixels: float = typer.Option(40.0, "--max-megapixels", help="Refuse larger inputs (decompression-bomb guard)."),
@@ -47,7 +49,7 @@ def replace(
     from fusion.compose import Framing
     from fusion.feather import FeatherOptions
     from fusion.render import OutputOptions, check_combination
-    from fusion.segmenters import get_segmenter
+    from fusion.segmenters import resolve_segmenter
     from service.batch import BatchSettings
     from service.inputs import collect_inputs, read_titles
     from service.options import parse_size, resolve_background
@@ -59,9 +61,9 @@ def replace(
         check_combination(chosen_background, output)
         framing = Framing(crop=crop, fill=fill, align=align, margin=margin, size=parse_size(size), shadow=shadow)
         feather_options = FeatherOptions(method=feather_method, threshold=threshold, sharpen=sharpen_amount)
+        segmenter, notice = resolve_segmenter(segmenter_name, models)  # a missing model fails here, loads nothing
         items = collect_inputs(inputs)
         title_rows = read_titles(titles) if titles else {}
-        segmenter = _build_segmenter(get_segmenter, segmenter_name, models)
         settings = BatchSettings(
             out_dir=out,
             background=chosen_background,
@@ -79,6 +81,8 @@ def replace(
             from service.cli_support import fail
 
             raise fail(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+    if notice:
+        typer.echo(notice, err=True)
 
     results = _run_with_progress(items, segmenter, settings, title_rows, quiet)
     counts = Counter(r.status for r in results)
@@ -95,15 +99,6 @@ def replace(
         Path(json_path).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if counts["failed"]:
         raise typer.Exit(EXIT_ITEM_FAILED)
-
-
-def _build_segmenter(get_segmenter, name: str, models: Path):
-    """The chosen backend; the neural one gets the model folder and fails now (one line) if a model is missing."""
-    if name != "neural":
-        return get_segmenter(name)
-    segmenter = get_segmenter(name, model_dir=models)
-    segmenter.check()
-    return segmenter
 
 
 def _run_with_progress(items, segmenter, settings, title_rows, quiet):

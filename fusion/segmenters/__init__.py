@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from fusion.errors import UnknownSegmenterError
@@ -47,4 +49,70 @@ def get_segmenter(name: str = "classical", **options: Any) -> Segmenter:
     return builder(**options)
 
 
-__all__ = ["SEGMENTER_BUILDERS", "available_segmenters", "get_segmenter"]
+AUTO = "auto"
+
+
+def segmenter_choices() -> list[str]:
+    """Names accepted by `choose_segmenter` / `--segmenter`: "auto" first, then the registered backends."""
+    return [AUTO, *available_segmenters()]
+
+
+@dataclass(frozen=True)
+class SegmenterChoice:
+    """A resolved backend: its registered `name`, the keyword `options` to build it with (hashable and
+    picklable, so worker processes can rebuild it) and, when "auto" fell back, a one-line `notice`."""
+
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+    notice: str | None = None
+
+    def build(self) -> Segmenter:
+        return get_segmenter(self.name, **dict(self.options))
+
+    def with_options(self, **options: Any) -> "SegmenterChoice":
+        merged = {**dict(self.options), **options}
+        return SegmenterChoice(self.name, tuple(sorted(merged.items())), self.notice)
+
+
+def choose_segmenter(name: str, model_dir: Path | str) -> SegmenterChoice:
+    """Resolve `--segmenter auto|neural|classical` against the model folder without loading anything.
+
+    auto: neural when both models are present in `model_dir` (config + weights on disk), otherwise
+    classical with a one-line notice. neural: ModelNotFoundError (one line: folder + pull command) when
+    a model is missing. Unknown names: UnknownSegmenterError listing the valid ones."""
+    from fusion.segmenters.models import DEFAULT_MODEL_IDS, PULL_COMMAND, is_present, require_model
+
+    if name == AUTO:
+        if all(is_present(model_dir, model_id) for model_id in DEFAULT_MODEL_IDS):
+            return SegmenterChoice("neural", (("model_dir", Path(model_dir)),))
+        notice = (
+            f"neural models not found in {model_dir}; using the classical segmenter "
+            f"({PULL_COMMAND} to get them)"
+        )
+        return SegmenterChoice("classical", notice=notice)
+    if name not in SEGMENTER_BUILDERS:
+        valid = ", ".join(segmenter_choices())
+        raise UnknownSegmenterError(f"unknown segmenter {name!r}; choose one of: {valid}")
+    if name == "neural":
+        for model_id in DEFAULT_MODEL_IDS:
+            require_model(model_dir, model_id)
+        return SegmenterChoice("neural", (("model_dir", Path(model_dir)),))
+    return SegmenterChoice(name)
+
+
+def resolve_segmenter(name: str, model_dir: Path | str) -> tuple[Segmenter, str | None]:
+    """`choose_segmenter` then build it: (segmenter, notice or None). Loads no model weights."""
+    choice = choose_segmenter(name, model_dir)
+    return choice.build(), choice.notice
+
+
+__all__ = [
+    "AUTO",
+    "SEGMENTER_BUILDERS",
+    "SegmenterChoice",
+    "available_segmenters",
+    "choose_segmenter",
+    "get_segmenter",
+    "resolve_segmenter",
+    "segmenter_choices",
+]
