@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import socket
 import struct
 import subprocess
 import sys
@@ -9,6 +12,8 @@ import zlib
 from pathlib import Path
 
 import pytest
+from contextlib import contextmanager
+from typing import Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -66,3 +71,29 @@ def hostile_files(tmp_path: Path) -> dict[str, Path]:
     files["bomb"].write_bytes(decompression_bomb_png())
     files["text"].write_text("this is not a photo\n")
     return files
+
+
+def require_modules(*names: str) -> None:
+    """Skip the calling test module when optional packages are missing — but fail under CI=true, where the
+    README's set-up installs them, so a skip can never hide a broken install."""
+    missing = [name for name in names if importlib.util.find_spec(name) is None]
+    if not missing:
+        return
+    message = f"not installed: {', '.join(missing)}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (CI=true requires them)", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+
+def _no_network(*args, **kwargs):
+    raise AssertionError(f"network access attempted: {args[1:] if len(args) > 1 else args}")
+
+
+@contextmanager
+def network_blocked() -> Iterator[None]:
+    """Any socket connection attempt inside the block fails the test."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", _no_network)
+        patch.setattr(socket.socket, "connect_ex", _no_network)
+        patch.setattr(socket, "create_connection", _no_network)
+        yield

@@ -292,8 +292,6 @@ def test_cli_unknown_baseline_lists_the_valid_ones(dataset_dir: Path):
 
 def test_cli_real_classical_pipeline_and_grabcut(tmp_path: Path):
     """The real path end to end: classical segmenter → select → feather, GrabCut beside it."""
-    for module in ("fusion.segmenters.classical", "fusion.selection", "fusion.feather", "fusion.compose"):
-        pytest.importorskip(module)
     root = tmp_path / "real"
     big = box(20, 24, 56, 48, (96, 96))
     image = np.full((96, 96, 3), 235, np.uint8)

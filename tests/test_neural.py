@@ -3,7 +3,6 @@ production loader). Random weights: these tests check plumbing, shapes and contr
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
+from tests.conftest import network_blocked, require_modules  # noqa: E402
+
+require_modules("torch", "transformers")
 
 from fusion.errors import ModelNotFoundError, PromptcutError  # noqa: E402
 from fusion.pipeline import cut  # noqa: E402
@@ -26,17 +26,10 @@ from prompting.types import PromptSet  # noqa: E402
 PROMPTS = PromptSet(positives=("red boot", "a photo of a boot"), negatives=("hand",), source="prompt")
 
 
-def _no_network(*args, **kwargs):
-    raise AssertionError(f"network access attempted: {args[1:] if len(args) > 1 else args}")
-
-
 @pytest.fixture(scope="module", autouse=True)
 def no_network():
     """Every test in this module fails if anything tries to open a socket connection."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(socket.socket, "connect", _no_network)
-        patch.setattr(socket.socket, "connect_ex", _no_network)
-        patch.setattr(socket, "create_connection", _no_network)
+    with network_blocked():
         yield
 
 

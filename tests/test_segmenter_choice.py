@@ -5,7 +5,6 @@ in-process: these tests check which backend runs and what the user is told, neve
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
+from tests.conftest import network_blocked, require_modules  # noqa: E402
+
+require_modules("torch", "transformers")
 
 from fusion.errors import ModelNotFoundError, UnknownSegmenterError  # noqa: E402
 from fusion.segmenters import choose_segmenter, resolve_segmenter, segmenter_choices  # noqa: E402
@@ -24,16 +24,9 @@ from service.cli import app  # noqa: E402
 NOTICE_START = "neural models not found in"
 
 
-def _no_network(*args, **kwargs):
-    raise AssertionError(f"network access attempted: {args[1:] if len(args) > 1 else args}")
-
-
 @pytest.fixture(scope="module", autouse=True)
 def no_network():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(socket.socket, "connect", _no_network)
-        patch.setattr(socket.socket, "connect_ex", _no_network)
-        patch.setattr(socket, "create_connection", _no_network)
+    with network_blocked():
         yield
 
 
