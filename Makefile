@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/promptcut replace samples --out demo-out/white --overwrite
-	$(BIN)/promptcut replace samples --out demo-out/winter --theme winter-holidays --overwrite
-	$(BIN)/promptcut replace samples --out demo-out/cutout --format png --background transparent --overwrite
+	$(BIN)/promptcut replace samples --titles samples/titles.csv --out demo-out/white --overwrite
+	$(BIN)/promptcut replace samples --titles samples/titles.csv --out demo-out/winter --theme winter-holidays --overwrite
+	$(BIN)/promptcut replace samples --titles samples/titles.csv --out demo-out/cutout --format png --background transparent --overwrite
 	@echo "demo outputs in demo-out/"
 
 test: $(STAMP)
