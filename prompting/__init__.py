@@ -5,7 +5,7 @@ Light to import: torch and sentence-transformers load only when embedding label 
 
 from prompting.build import build_prompts
 from prompting.errors import LabelModelError, PromptingError
-from prompting.label_hints import coco_class_info_path, coco_panoptic_classes
+from prompting.resources import coco_class_info_path, coco_panoptic_classes
 from prompting.types import PromptSet
 
 __all__ = [

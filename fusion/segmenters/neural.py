@@ -25,10 +25,9 @@ Inference runs under `torch.inference_mode()` in fp32.
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -38,7 +37,7 @@ from fusion.segmenters.classical import resize_to_working
 from fusion.segmenters.models import CLIPSEG_ID, ONEFORMER_ID, require_model
 from fusion.segmenters.saliency import centre_prior
 from fusion.types import Evidence
-from prompting.label_hints import coco_class_info_path
+from prompting.resources import coco_class_info_path, quiet_transformers_progress
 from prompting.types import PromptSet
 
 NO_PROMPT_NOTE = "no positive prompt: the centre prior chooses the product"
@@ -55,20 +54,6 @@ class _Loaded:
     oneformer: Any
     oneformer_processor: Any
     label_names: tuple[str, ...]
-
-
-@contextmanager
-def _quiet_progress_bars() -> Iterator[None]:
-    """No "Loading weights" bar on stderr while loading; the previous setting is restored."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
 
 
 def _load_clipseg(folder: Path) -> tuple[Any, Any, Any]:
@@ -154,7 +139,7 @@ class NeuralSegmenter:
 
             torch.set_num_threads(self.threads)
             try:
-                with _quiet_progress_bars():
+                with quiet_transformers_progress():
                     clipseg, tokenizer, image_processor = _load_clipseg(clipseg_folder)
                     oneformer, processor, names = _load_oneformer(oneformer_folder)
             except (OSError, ValueError, KeyError, TypeError) as exc:
