@@ -36,7 +36,7 @@ def model_dir(tiny_model_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def segmenter(model_dir) -> NeuralSegmenter:
-    built = get_segmenter("neural", model_dir=model_dir, working_size=96, threads=1)
+    built = get_segmenter("neural", model_dir=model_dir, working_size=96, threads=1, precision="fp32")
     built.load()
     return built
 
@@ -231,3 +231,18 @@ def test_pull_without_network_fails_with_a_typed_error(tmp_path) -> None:
     with pytest.raises(ModelNotFoundError, match="could not download") as caught:
         pull_model(tmp_path, "CIDAS/clipseg-rd64-refined")
     assert "\n" not in str(caught.value)
+
+
+def test_unknown_precision_is_refused(model_dir) -> None:
+    with pytest.raises(ValueError, match="precision"):
+        NeuralSegmenter(model_dir, precision="fp8")
+
+
+def test_bf16_stays_close_to_fp32(model_dir, photo) -> None:
+    """bf16 autocast changes numerics only slightly: same label map almost everywhere, close heatmaps."""
+    fp32 = NeuralSegmenter(model_dir, working_size=96, threads=1, precision="fp32")
+    bf16 = NeuralSegmenter(model_dir, working_size=96, threads=1, precision="bf16")
+    reference, candidate = fp32.segment(photo, PROMPTS), bf16.segment(photo, PROMPTS)
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    assert float(np.abs(reference.heatmap - candidate.heatmap).max()) < 0.05
+    assert float((reference.labels == candidate.labels).mean()) >= 0.9

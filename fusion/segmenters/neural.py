@@ -19,12 +19,16 @@ selection falls back to the centre-prior subject and flags low confidence — we
 Models are loaded once per instance (lazily on the first `segment`, or eagerly with `load()`), always with
 `local_files_only=True` from `<model_dir>/<owner>--<name>` (see fusion.segmenters.models). torch and
 transformers are imported only inside functions here; `torch.set_num_threads` is called in `load()`.
-Inference runs under `torch.inference_mode()` in fp32.
+Inference runs under `torch.inference_mode()`; with precision "bf16" (the default where the CPU has native
+bf16 matmul — AVX512-BF16 or AMX) both models run under CPU autocast to bfloat16: matmuls and attention in
+bf16, while autocast keeps precision-sensitive ops (grid_sample in OneFormer's deformable attention, softmax
+reductions, sigmoid) in fp32. `promptcut bench-neural` reports the agreement with fp32 and the speed-up.
 """
 
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,23 @@ from prompting.types import PromptSet
 
 NO_PROMPT_NOTE = "no positive prompt: the centre prior chooses the product"
 ONEFORMER_MIN_SIDE = 64  # smaller inputs are upscaled for OneFormer only; its label map returns to h×w
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def native_bf16() -> bool:
+    """True when this CPU multiplies bf16 natively (oneDNN's check: AVX512-BF16 or AMX)."""
+    import torch
+
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def resolve_precision(precision: str) -> str:
+    """"auto" → "bf16" on CPUs with native bf16, else "fp32"; others are returned checked."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return "bf16" if native_bf16() else "fp32"
+    return precision
 
 
 @dataclass
@@ -99,6 +120,7 @@ class NeuralSegmenter:
     model_dir: folder holding `<owner>--<name>` model folders (`promptcut models pull` fills it).
     working_size: max side of the working resolution (OneFormer and the Evidence); 512 by default.
     threads: torch intra-op threads, set when the models are loaded (1 per worker when several share a CPU).
+    precision: auto | bf16 | fp32 — "auto" picks bf16 where the CPU has native bf16 (see module docstring).
     """
 
     name = "neural"
@@ -110,6 +132,7 @@ class NeuralSegmenter:
         oneformer_id: str = ONEFORMER_ID,
         working_size: int = 512,
         threads: int = 2,
+        precision: str = "auto",
     ) -> None:
         if working_size < 32:
             raise ValueError(f"working_size must be at least 32, got {working_size}")
@@ -118,6 +141,9 @@ class NeuralSegmenter:
         self.oneformer_id = oneformer_id
         self.working_size = int(working_size)
         self.threads = max(1, int(threads))
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        self.precision = precision  # resolved to bf16/fp32 in load(), where torch is imported
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
 
@@ -138,6 +164,7 @@ class NeuralSegmenter:
             import torch
 
             torch.set_num_threads(self.threads)
+            self.precision = resolve_precision(self.precision)
             try:
                 with quiet_transformers_progress():
                     clipseg, tokenizer, image_processor = _load_clipseg(clipseg_folder)
@@ -149,6 +176,20 @@ class NeuralSegmenter:
     @property
     def loaded(self) -> bool:
         return self._loaded is not None
+
+    @property
+    def components(self) -> _Loaded:
+        """The loaded models and processors (loads them first); for benchmarks and diagnostics."""
+        self.load()
+        return self._loaded
+
+    def _autocast(self):
+        """CPU autocast to bfloat16 when precision is bf16; a no-op context otherwise."""
+        if self.precision != "bf16":
+            return nullcontext()
+        import torch
+
+        return torch.autocast("cpu", dtype=torch.bfloat16)
 
     # --- inference -----------------------------------------------------------------------------------
 
@@ -167,7 +208,7 @@ class NeuralSegmenter:
         pixels = loaded.clipseg_image_processor(images=image, return_tensors="pt")["pixel_values"]
         text = loaded.clipseg_tokenizer(list(phrases), padding=True, return_tensors="pt")
         count = len(phrases)
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             vision = model.clip.get_image_features(pixel_values=pixels, output_hidden_states=True)
             # hidden_states[0] is the embedding output, so layer i is at i + 1 (as in CLIPSeg's forward).
             activations = [vision.hidden_states[i + 1].expand(count, -1, -1) for i in model.extract_layers]
@@ -194,8 +235,10 @@ class NeuralSegmenter:
             scale = ONEFORMER_MIN_SIDE / min(h, w)
             image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
         inputs = processor(images=image, task_inputs=["semantic"], do_resize=False, return_tensors="pt")
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             outputs = self._loaded.oneformer(**inputs)
+        outputs.class_queries_logits = outputs.class_queries_logits.float()
+        outputs.masks_queries_logits = outputs.masks_queries_logits.float()
         labels = processor.image_processor.post_process_semantic_segmentation(outputs, target_sizes=[(h, w)])[0]
         return np.ascontiguousarray(labels.numpy().astype(np.int32))
 
