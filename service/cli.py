@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service import cli_bench, cli_bench_neural, cli_eval, cli_models, cli_prompts, cli_replace, cli_themes
+from service import cli_bench, cli_bench_neural, cli_eval, cli_models, cli_prompts, cli_replace, cli_themes, keys_cli
 
 app = typer.Typer(
     name="promptcut",
@@ -14,7 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (cli_replace, cli_eval, cli_themes, cli_bench, cli_bench_neural, cli_prompts, cli_models):
+for module in (cli_replace, cli_eval, cli_themes, cli_bench, cli_bench_neural, cli_prompts, cli_models, keys_cli):
     module.register(app)
 
 

@@ -1,0 +1,71 @@
+"""Content-addressed blob store on disk: a blob lives at root/ab/cd/<sha256 hex> and is never rewritten.
+
+Identical bytes are stored once. Writes are atomic (temp file + rename), so a reader or a crash never leaves a
+half-written blob under its final name. Digests are validated before they touch the filesystem, so a digest
+taken from a request or the database can never name a path outside the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from fusion.errors import PromptcutError
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+class ArtifactNotFoundError(PromptcutError):
+    """A digest is well formed but no blob is stored under it."""
+
+    code = "artifact_missing"
+
+
+def is_digest(value: object) -> bool:
+    """True for a lower-case sha256 hex digest (64 characters)."""
+    return isinstance(value, str) and _DIGEST.fullmatch(value) is not None
+
+
+class ArtifactStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def path(self, digest: str) -> Path:
+        """Where the blob for `digest` lives (whether or not it exists). ValueError for a malformed digest."""
+        if not is_digest(digest):
+            raise ValueError(f"not a sha256 hex digest: {digest!r:.80}")
+        return self.root / digest[:2] / digest[2:4] / digest
+
+    def put(self, data: bytes) -> str:
+        """Store `data` and return its sha256 hex digest; a blob already present is not written again."""
+        from fusion.imageio import write_atomic  # numpy/PIL: only needed when writing
+
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path(digest)
+        if not target.exists():
+            write_atomic(target, data)
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        """The stored bytes. ArtifactNotFoundError when absent."""
+        try:
+            return self.path(digest).read_bytes()
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(f"no stored artifact {digest}") from None
+
+    def exists(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def writable(self) -> bool:
+        """Whether a blob can be written now (for readiness checks): writes and removes a probe file."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self.root, prefix=".probe.")
+            os.close(fd)
+            os.unlink(name)
+            return True
+        except OSError:
+            return False

@@ -1,0 +1,5 @@
+"""Persistence: SQLAlchemy models (schema), the database handle and migrations (engine), queries (repo)."""
+
+from service.db.engine import Database, DatabaseError, open_database
+
+__all__ = ["Database", "DatabaseError", "open_database"]

@@ -1,0 +1,127 @@
+"""SQLAlchemy models: API keys, jobs, items and the artifacts stored for each item.
+
+Ids are 26-character random url-safe strings (not sequential, so not guessable). Timestamps are timezone-aware
+UTC datetimes on every backend. The tables themselves are created by the alembic migrations, not by
+`Base.metadata.create_all`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+ID_LENGTH = 26
+_ID_ALPHABET = string.ascii_letters + string.digits + "-_"  # url-safe: 26 chars carry 156 random bits
+
+ITEM_STATES = ("queued", "running", "done", "failed")
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+def new_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(ID_LENGTH))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out. SQLite keeps no offset, so values are stored there as naive UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    store: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(8), index=True)  # first 8 chars of the key: narrows the lookup
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the whole key
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_key_created", "key_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    render: Mapped[dict[str, Any]] = mapped_column(JSON)
+    original_render: Mapped[dict[str, Any]] = mapped_column(JSON)  # the render at creation: "back to original"
+    callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    webhook_state: Mapped[str | None] = mapped_column(String(16), nullable=True)  # sending | sent | failed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Item(Base):
+    __tablename__ = "items"
+    __table_args__ = (
+        Index("ix_items_state_created", "state", "created_at"),
+        Index("ix_items_job_position", "job_id", "position"),
+        Index("ix_items_key", "key_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)  # None: a single cutout
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    ref: Mapped[str] = mapped_column(Text, default="")  # the seller's SKU / file name: display only
+    title: Mapped[str] = mapped_column(Text, default="")
+    prompt: Mapped[str] = mapped_column(Text, default="")
+    source_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims so far
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    render: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # `metadata` is reserved by SQLAlchemy's declarative base, hence the attribute name `meta`.
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=0)  # +1 per new result; 0 = no result yet
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Artifact(Base):
+    """One stored blob of an item. The current artifact of a kind is the newest row (highest id)."""
+
+    __tablename__ = "artifacts"
+    __table_args__ = (Index("ix_artifacts_item_kind", "item_id", "kind", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # original | evidence | alpha | foreground | layer | output ...
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 hex: the ArtifactStore address
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,81 @@
+"""Service configuration: one frozen object read from PROMPTCUT_* environment variables at the edge.
+
+Library code receives a Settings (or the values it needs) as arguments and never reads the environment itself.
+Tests build `Settings(data_dir=tmp_path, ...)` directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SEGMENTERS = ("auto", "neural", "classical")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROMPTCUT_", frozen=True, extra="ignore")
+
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".local" / "share" / "promptcut")
+    # "" → a SQLite file in data_dir (zero set-up); e.g. postgresql+psycopg://user@host/db when scaled out.
+    database_url: str = ""
+    # Same variable (PROMPTCUT_MODELS) as the CLI's --models option.
+    models: Path = Field(default_factory=lambda: Path.home() / ".cache" / "promptcut" / "models")
+    segmenter: str = "auto"
+
+    workers: int = Field(default=2, ge=1)
+    torch_threads: int = Field(default=1, ge=1)
+    queue_size: int = Field(default=8, ge=1)  # pending work held in memory by the pool; beyond → 429
+
+    max_upload_bytes: int = Field(default=25_000_000, gt=0)
+    max_pixels: int = Field(default=40_000_000, gt=0)
+    max_items_per_job: int = Field(default=500, ge=1)
+    max_concurrent_jobs_per_key: int = Field(default=4, ge=1)
+
+    allow_http_urls: bool = False
+    # "host" or "host:port" exempt from the private-address check (an internal image CDN). The environment
+    # variable takes a comma-separated list or a JSON list.
+    url_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    url_timeout: float = Field(default=20.0, gt=0)
+    url_max_redirects: int = Field(default=5, ge=0)
+    webhook_timeout: float = Field(default=5.0, gt=0)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    lease_seconds: int = Field(default=600, ge=1)  # a running item whose claim is older is re-queued
+
+    @field_validator("data_dir", "models", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("segmenter", mode="after")
+    @classmethod
+    def _known_segmenter(cls, value: str) -> str:
+        if value not in SEGMENTERS:
+            raise ValueError(f"must be one of {', '.join(SEGMENTERS)}")
+        return value
+
+    @field_validator("url_allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL: database_url, else a SQLite file in data_dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'promptcut.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
