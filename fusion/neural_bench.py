@@ -48,7 +48,11 @@ class NeuralBenchResult:
     timings: tuple[Timing, ...]
     ours_stages: dict[str, float]  # median seconds: clipseg, oneformer (bf16/our path)
     label_agreement: float  # share of pixels where bf16 and fp32 label maps agree
+    label_classes: int  # distinct classes in the fp32 label map (1 makes the agreement trivially 100 %)
+    score_max_difference: float  # max |bf16 − fp32| of OneFormer's per-class semantic scores
     heatmap_max_difference: float  # max |bf16 − fp32| over all prompt heatmaps
+    heatmap_mean_difference: float
+    heatmap_p99_difference: float
     peak_rss_mb: float  # process peak after loading both models and running our recipe
 
     def timing(self, recipe: str) -> Timing:
@@ -94,6 +98,20 @@ def naive_segment(segmenter: NeuralSegmenter, image: np.ndarray, phrases: tuple[
     return np.stack(heatmaps), labels
 
 
+def semantic_scores(segmenter: NeuralSegmenter, image: np.ndarray) -> np.ndarray:
+    """OneFormer's per-class semantic scores (C×h×w at mask resolution, float32) in the segmenter's precision:
+    softmax(class logits) · sigmoid(mask logits), the quantity whose argmax is the label map."""
+    import torch
+
+    parts = segmenter.components
+    inputs = parts.oneformer_processor(images=image, task_inputs=["semantic"], do_resize=False, return_tensors="pt")
+    with torch.inference_mode(), segmenter.autocast():
+        outputs = parts.oneformer(**inputs)
+    classes = outputs.class_queries_logits.float().softmax(-1)[..., :-1]
+    masks = outputs.masks_queries_logits.float().sigmoid()
+    return torch.einsum("bqc,bqhw->bchw", classes, masks)[0].numpy()
+
+
 def _oneformer_input_size(segmenter: NeuralSegmenter, image: np.ndarray, oneformer_size: dict | None) -> tuple[int, int]:
     extra = {} if oneformer_size is None else {"size": oneformer_size}
     pixels = segmenter.components.oneformer_processor.image_processor(images=image, return_tensors="np", **extra)
@@ -126,6 +144,8 @@ def run_neural_bench(model_dir, image: np.ndarray, prompts: PromptSet, *, thread
         timings.append(Timing("ours fp32", _repeat(lambda: fp32.segment(image, prompts), repeat), working))
     reference_labels, candidate_labels = fp32.label_map(small), ours.label_map(small)
     reference_heat, candidate_heat = fp32.heatmaps(small, phrases), ours.heatmaps(small, phrases)
+    heat_difference = np.abs(reference_heat - candidate_heat)
+    score_difference = np.abs(semantic_scores(fp32, small) - semantic_scores(ours, small))
 
     same_size = {"shortest_edge": min(working), "longest_edge": max(working)}
     progress(f"naive at the working resolution {working[0]}×{working[1]}")
@@ -145,7 +165,11 @@ def run_neural_bench(model_dir, image: np.ndarray, prompts: PromptSet, *, thread
         timings=tuple(timings),
         ours_stages=stages,
         label_agreement=float((reference_labels == candidate_labels).mean()),
-        heatmap_max_difference=float(np.abs(reference_heat - candidate_heat).max()),
+        label_classes=int(len(np.unique(reference_labels))),
+        score_max_difference=float(score_difference.max()),
+        heatmap_max_difference=float(heat_difference.max()),
+        heatmap_mean_difference=float(heat_difference.mean()),
+        heatmap_p99_difference=float(np.percentile(heat_difference, 99)),
         peak_rss_mb=peak,
     )
 
