@@ -40,6 +40,8 @@ def replace(
         "auto", "--segmenter", help="auto (neural when its models are in --models, else classical) | neural | classical."
     ),
     models: Path = models_dir_option(),
+    threads: int = typer.Option(2, "--threads", min=1, help="torch threads for the neural backend."),
+    precision: str = typer.Option("auto", "--precision", help="Neural backend: auto (bf16 where the CPU has it) | bf16 | fp32."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo outputs that already exist (default: skip them, so a batch resumes)."),
     max_megapixels: float = typer.Option(40.0, "--max-megapixels", help="Refuse larger inputs (decompression-bomb guard)."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write a JSON summary to this file, or - for stdout."),
@@ -49,7 +51,8 @@ def replace(
     from fusion.compose import Framing
     from fusion.feather import FeatherOptions
     from fusion.render import OutputOptions, check_combination
-    from fusion.segmenters import resolve_segmenter
+    from fusion.errors import InvalidOptionError
+    from fusion.segmenters import choose_segmenter
     from service.batch import BatchSettings
     from service.inputs import collect_inputs, read_titles
     from service.options import parse_size, resolve_background
@@ -61,7 +64,12 @@ def replace(
         check_combination(chosen_background, output)
         framing = Framing(crop=crop, fill=fill, align=align, margin=margin, size=parse_size(size), shadow=shadow)
         feather_options = FeatherOptions(method=feather_method, threshold=threshold, sharpen=sharpen_amount)
-        segmenter, notice = resolve_segmenter(segmenter_name, models)  # a missing model fails here, loads nothing
+        choice = choose_segmenter(segmenter_name, models)  # a missing model fails here, loads nothing
+        if choice.name == "neural":
+            if precision not in ("auto", "bf16", "fp32"):
+                raise InvalidOptionError(f"--precision must be auto, bf16 or fp32, got {precision!r}")
+            choice = choice.with_options(threads=threads, precision=precision)
+        segmenter, notice = choice.build(), choice.notice
         items = collect_inputs(inputs)
         title_rows = read_titles(titles) if titles else {}
         settings = BatchSettings(

@@ -195,7 +195,8 @@ def test_cli_replace_with_the_neural_backend(model_dir, tmp_path) -> None:
     Image.fromarray(image).save(source)
     out = tmp_path / "out"
     result = run_cli("replace", str(source), "--out", str(out), "--segmenter", "neural", "--models", str(model_dir),
-                     "--prompt", "red boot", "--quiet", "--json", "-", "--format", "mask")
+                     "--prompt", "red boot", "--quiet", "--json", "-", "--format", "mask", "--threads", "1",
+                     "--precision", "fp32")
     assert result.returncode == 0, result.stderr
     item = json.loads(result.stdout)["items"][0]
     assert item["status"] == "done" and item["metadata"]["backend"] == "neural"
@@ -246,3 +247,12 @@ def test_bf16_stays_close_to_fp32(model_dir, photo) -> None:
     assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
     assert float(np.abs(reference.heatmap - candidate.heatmap).max()) < 0.05
     assert float((reference.labels == candidate.labels).mean()) >= 0.9
+
+
+def test_cli_replace_refuses_an_unknown_precision(model_dir, tmp_path) -> None:
+    from tests.conftest import run_cli
+
+    result = run_cli("replace", str(tmp_path), "--out", str(tmp_path / "out"), "--segmenter", "neural",
+                     "--models", str(model_dir), "--precision", "fp8")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "--precision" in result.stderr

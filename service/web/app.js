@@ -1,0 +1,616 @@
+// promptcut seller page: plain JS against the /v1 API (no build step, no dependencies).
+// Every request carries the X-Api-Key header, so images and downloads are fetched as blobs and shown through
+// object URLs: a plain <img src> or <a href> could not send the key.
+"use strict";
+
+const KEY_STORAGE = "promptcut.apiKey";
+const JOB_STORAGE = "promptcut.lastJob";
+const POLL_MS = 700;
+const ACTIVE_STATES = new Set(["queued", "running"]);
+// Built-in theme names (`promptcut themes`); replaced by GET /v1/themes when the server offers that route.
+const BUILTIN_THEMES = [
+  "black-friday", "halloween", "spring", "studio-grey", "studio-white", "summer-sale", "valentines",
+  "winter-holidays",
+];
+const STATE_LABELS = { queued: "Queued", running: "Working…", done: "Done", failed: "Failed" };
+const EXTENSIONS = { "image/png": "png", "image/webp": "webp", "image/jpeg": "jpg", "application/zip": "zip" };
+
+const $ = (id) => document.getElementById(id);
+
+const page = {
+  files: [],            // [{file, title, preview}] chosen for the next job
+  job: null,            // the job being watched (last JSON from the API)
+  watchToken: 0,        // bumps when another job is opened, so an older poll loop stops
+  renderGeneration: 0,  // bumps after a theme switch: every result is fetched again
+  cards: new Map(),     // item id → card element
+};
+
+// ---------------------------------------------------------------- API access and errors
+
+class ApiError extends Error {
+  constructor(status, code, message, field) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+const memory = new Map();  // stands in for localStorage when the browser disables it (then: this page only)
+
+function recall(name) {
+  try { return localStorage.getItem(name) || ""; } catch { return memory.get(name) || ""; }
+}
+
+function remember(name, value) {
+  try {
+    if (value) localStorage.setItem(name, value); else localStorage.removeItem(name);
+  } catch {
+    if (value) memory.set(name, value); else memory.delete(name);
+  }
+}
+
+const storedKey = () => recall(KEY_STORAGE);
+
+const DEFAULT_MESSAGES = {
+  0: "Could not reach the promptcut server. Is it running?",
+  401: "The API key was not accepted. Check it and save it again.",
+  404: "Not found: it does not exist or belongs to another API key.",
+  409: "Not ready yet.",
+  413: "The upload is too large.",
+  415: "That file is not an image promptcut can read.",
+  429: "The server is busy.",
+  500: "The server hit an internal error.",
+  503: "The server is not ready yet.",
+};
+
+async function errorFrom(response) {
+  let code = `http_${response.status}`;
+  let message = "";
+  let field;
+  try {
+    const body = await response.json();
+    if (body && body.error) {
+      code = body.error.code || code;
+      message = body.error.message || "";
+      field = body.error.field;
+    } else if (body && body.detail) {
+      message = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+    }
+  } catch { /* not JSON: keep the status-based message */ }
+  if (!message) message = DEFAULT_MESSAGES[response.status] || `Request failed (HTTP ${response.status}).`;
+  if (response.status === 401 && code === "unauthorized") message = DEFAULT_MESSAGES[401];
+  const retry = response.headers.get("Retry-After");
+  if (response.status === 429 && retry) message += ` Try again in ${retry} s.`;
+  return new ApiError(response.status, code, message, field);
+}
+
+async function api(path, { method = "GET", json, form } = {}) {
+  const headers = { "X-Api-Key": storedKey() };
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form) {
+    body = form;
+  }
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body });
+  } catch {
+    throw new ApiError(0, "network", DEFAULT_MESSAGES[0]);
+  }
+  if (!response.ok) throw await errorFrom(response);
+  return response;
+}
+
+const apiJson = async (path, options) => (await api(path, options)).json();
+
+// "unknown theme …" → "Unknown theme …"; a message that starts with a URL or a name is left alone.
+function sentence(text) {
+  return /^[a-z]+\s/.test(text) ? text[0].toUpperCase() + text.slice(1) : text;
+}
+
+function describe(error) {
+  if (!(error instanceof ApiError)) return `Unexpected problem: ${error && error.message ? error.message : error}`;
+  const field = error.field ? ` (field: ${error.field})` : "";
+  return `${sentence(error.message)}${field} [${error.code}]`;
+}
+
+function showMessage(text, kind = "error") {
+  const box = $("message");
+  box.textContent = text;
+  box.className = `message ${kind}`;
+  box.setAttribute("role", kind === "error" ? "alert" : "status");
+  box.hidden = false;
+}
+
+function clearMessage() {
+  $("message").hidden = true;
+  $("message").textContent = "";
+}
+
+function needKey() {
+  if (storedKey()) return true;
+  showMessage("Enter your API key first (step 1).");
+  $("api-key").focus();
+  return false;
+}
+
+// ---------------------------------------------------------------- downloads and images
+
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+function fileNameFrom(response, fallbackStem) {
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
+  if (match) return decodeURIComponent(match[1]);
+  const type = (response.headers.get("Content-Type") || "").split(";")[0].trim();
+  return `${fallbackStem}.${EXTENSIONS[type] || "bin"}`;
+}
+
+async function download(path, fallbackStem) {
+  const response = await api(path);
+  saveBlob(await response.blob(), fileNameFrom(response, fallbackStem));
+}
+
+// Fetch an image with the key and show it; a newer request for the same <img> wins over a slower older one.
+async function showImage(img, url, key) {
+  img.dataset.pending = key;
+  const response = await api(url);
+  const blob = await response.blob();
+  if (img.dataset.pending !== key) return;
+  const old = img.src;
+  img.src = URL.createObjectURL(blob);
+  img.dataset.loaded = key;
+  img.parentElement.dataset.note = "";
+  img.removeAttribute("title");
+  if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+}
+
+// ---------------------------------------------------------------- step 1: the key
+
+async function saveKey(event) {
+  event.preventDefault();
+  const key = $("api-key").value.trim();
+  if (!key) return;
+  remember(KEY_STORAGE, key);
+  clearMessage();
+  $("key-status").textContent = "Checking the key…";
+  try {
+    await loadRecent();
+    $("key-status").textContent = "Key saved in this browser and accepted by the server.";
+    loadThemes();
+  } catch (error) {
+    $("key-status").textContent = "Key saved, but the server did not accept it.";
+    showMessage(describe(error));
+  }
+}
+
+function forgetKey() {
+  remember(KEY_STORAGE, "");
+  remember(JOB_STORAGE, "");
+  $("api-key").value = "";
+  $("key-status").textContent = "Key removed from this browser.";
+  $("recent").replaceChildren();
+}
+
+async function loadThemes() {
+  let names = BUILTIN_THEMES;
+  try {
+    const body = await apiJson("/v1/themes");
+    const list = Array.isArray(body) ? body : body.themes;
+    if (Array.isArray(list) && list.length) names = list.map((t) => (typeof t === "string" ? t : t.name));
+  } catch { /* optional route: the built-in names are the fallback */ }
+  $("theme-names").replaceChildren(...names.map((name) => new Option(name, name)));
+}
+
+// ---------------------------------------------------------------- step 2: a new job
+
+function titleFromFileName(name) {
+  return name.replace(/\.[^.]+$/, "").replace(/[-_]+/g, " ").trim();
+}
+
+function addFiles() {
+  for (const file of $("files").files) {
+    page.files.push({ file, title: titleFromFileName(file.name), preview: URL.createObjectURL(file) });
+  }
+  $("files").value = "";  // the same file can be picked again; page.files holds the choice
+  renderFileList();
+}
+
+function renderFileList() {
+  const list = $("file-list");
+  list.replaceChildren();
+  page.files.forEach((entry, index) => {
+    const row = document.createElement("li");
+    const thumb = document.createElement("img");
+    thumb.src = entry.preview;
+    thumb.alt = "";
+    const label = document.createElement("label");
+    const inputId = `file-title-${index}`;
+    label.htmlFor = inputId;
+    label.textContent = `Title for ${entry.file.name}`;
+    const input = document.createElement("input");
+    input.id = inputId;
+    input.className = "file-title";
+    input.value = entry.title;
+    input.addEventListener("input", () => { entry.title = input.value; });
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "secondary";
+    remove.textContent = "Remove";
+    remove.setAttribute("aria-label", `Remove ${entry.file.name}`);
+    remove.addEventListener("click", () => {
+      URL.revokeObjectURL(entry.preview);
+      page.files.splice(index, 1);
+      renderFileList();
+    });
+    const text = document.createElement("div");
+    text.className = "file-fields";
+    text.append(label, input);
+    row.append(thumb, text, remove);
+    list.append(row);
+  });
+}
+
+// The URL's last path segment, as the item's display reference (and its name in the zip).
+function fileNameOf(url) {
+  let name = "";
+  try { name = decodeURIComponent(new URL(url).pathname.split("/").pop() || ""); } catch { /* keep "" */ }
+  return name.slice(0, 200);
+}
+
+// "image URL, title" per line; the title may itself contain commas.
+function parseUrlLines(text) {
+  const items = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    if (!line) return;
+    const comma = line.indexOf(",");
+    const url = (comma < 0 ? line : line.slice(0, comma)).trim();
+    const title = comma < 0 ? "" : line.slice(comma + 1).trim();
+    if (!/^https?:\/\/\S+$/i.test(url)) {
+      throw new ApiError(400, "url_invalid", `Line ${index + 1}: "${url}" is not an http(s) image URL.`);
+    }
+    items.push({ image_url: url, title, ref: fileNameOf(url) });
+  });
+  return items;
+}
+
+function outputOptions() {
+  const options = { format: $("format").value };
+  const theme = $("theme").value.trim();
+  if (theme) options.theme = theme;
+  return options;
+}
+
+function jobRequest() {
+  const urlItems = parseUrlLines($("urls").value);
+  if (!page.files.length && !urlItems.length) {
+    throw new ApiError(400, "no_items", "Add at least one photo or image URL.");
+  }
+  if (page.files.length && urlItems.length) {
+    // The API takes a job's images either as uploads (multipart) or as URLs (JSON), not both at once.
+    throw new ApiError(400, "mixed_sources",
+      "A job takes either uploaded photos or image URLs, not both: remove one of them, or make two jobs.");
+  }
+  const options = outputOptions();
+  if (!page.files.length) return { json: { items: urlItems, ...options } };
+  // Multipart: the i-th image_file part goes with the i-th entry of `items`.
+  const form = new FormData();
+  for (const entry of page.files) form.append("image_file", entry.file, entry.file.name);
+  const fileItems = page.files.map((entry) => ({ title: entry.title.trim(), ref: entry.file.name }));
+  form.append("items", JSON.stringify(fileItems));
+  for (const [name, value] of Object.entries(options)) form.append(name, value);
+  return { form };
+}
+
+async function createJob(event) {
+  event.preventDefault();
+  if (!needKey()) return;
+  clearMessage();
+  const button = $("create-job");
+  button.disabled = true;
+  button.textContent = "Creating…";
+  try {
+    const request = jobRequest();
+    const job = await apiJson("/v1/jobs", { method: "POST", ...request });
+    page.files.forEach((entry) => URL.revokeObjectURL(entry.preview));
+    page.files = [];
+    renderFileList();
+    $("urls").value = "";
+    showMessage(`Job created with ${job.items ? job.items.length : "its"} items.`, "info");
+    openJob(job.id, job);
+    $("job-panel").scrollIntoView({ behavior: "smooth", block: "start" });
+    loadRecent().catch(() => {});
+  } catch (error) {
+    showMessage(describe(error));
+  } finally {
+    button.disabled = false;
+    button.textContent = "Create job";
+  }
+}
+
+// ---------------------------------------------------------------- step 3: watch, fix, re-theme, download
+
+// `resuming`: the job remembered from a previous visit; if it is gone, forget it quietly.
+function openJob(jobId, job, resuming = false) {
+  page.watchToken += 1;
+  page.cards.clear();
+  $("grid").replaceChildren();
+  remember(JOB_STORAGE, jobId);
+  if (job) renderJob(job);
+  watch(jobId, page.watchToken, resuming);
+}
+
+async function watch(jobId, token, resuming) {
+  let failures = 0;
+  while (token === page.watchToken) {
+    try {
+      const job = await apiJson(`/v1/jobs/${encodeURIComponent(jobId)}`);
+      if (token !== page.watchToken) return;
+      if (failures) clearMessage();  // the server answers again: the earlier error no longer holds
+      failures = 0;
+      renderJob(job);
+      if (!ACTIVE_STATES.has(job.state)) {
+        loadRecent().catch(() => {});
+        return;
+      }
+    } catch (error) {
+      if (resuming && error.status === 404) {
+        remember(JOB_STORAGE, "");
+        return;
+      }
+      showMessage(describe(error));
+      failures += 1;
+      // A wrong key or a missing job will not fix itself; a busy or restarting server might.
+      if ([401, 403, 404].includes(error.status) || failures >= 20) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS * (failures ? 3 : 1)));
+  }
+}
+
+function renderJob(job) {
+  const opened = !page.job || page.job.id !== job.id;
+  page.job = job;
+  if (opened) $("job-theme").value = (job.render && job.render.theme) || "";
+  $("job-panel").hidden = false;
+  $("job-id").textContent = job.id;
+  const counts = job.counts || {};
+  const total = (job.items || []).length;
+  $("progress").value = typeof job.progress === "number" ? job.progress : 0;
+  const parts = [`${counts.done || 0} of ${total} done`];
+  if (counts.failed) parts.push(`${counts.failed} failed`);
+  parts.push(STATE_LABELS[job.state] || job.state);
+  $("progress-text").textContent = parts.join(" · ");
+  $("job-panel").dataset.state = job.state;
+  for (const item of job.items || []) renderItem(item);
+}
+
+function itemTitle(item) {
+  return item.title || item.ref || `Item ${item.position + 1}`;
+}
+
+function newCard(item) {
+  const card = $("item-template").content.firstElementChild.cloneNode(true);
+  card.dataset.itemId = item.id;
+  const inputId = `prompt-${item.id}`;
+  card.querySelector(".reprompt-label").htmlFor = inputId;
+  const input = card.querySelector(".reprompt-input");
+  input.id = inputId;
+  input.value = item.prompt || "";
+  card.querySelector(".reprompt").addEventListener("submit", (event) => {
+    event.preventDefault();
+    reprompt(card);
+  });
+  card.querySelector(".download-one").addEventListener("click", () => downloadOne(card));
+  page.cards.set(item.id, card);
+  $("grid").append(card);
+  return card;
+}
+
+function setCardError(card, text) {
+  const box = card.querySelector(".item-error");
+  box.textContent = text || "";
+  box.hidden = !text;
+}
+
+const IMAGE_RETRY_MS = 1000;
+const IMAGE_RETRIES = 60;
+
+// Show a picture of `card`'s item. 409 means "not stored yet" (an image URL is downloaded by the worker, not at
+// job creation): try again shortly while the item is still in progress. Anything else is noted in the frame; the
+// item's own error, if any, stays the message the seller reads.
+function loadPicture(card, img, url, key, attempt = 0) {
+  showImage(img, url, key).catch((error) => {
+    if (img.dataset.pending !== key) return;  // a newer picture was asked for meanwhile
+    const state = card.item ? card.item.state : "";
+    const mayAppear = ACTIVE_STATES.has(state) || (state === "done" && attempt < 3);
+    if (error.status === 409 && mayAppear && attempt < IMAGE_RETRIES) {
+      img.parentElement.dataset.note = "waiting…";
+      setTimeout(() => loadPicture(card, img, url, key, attempt + 1), IMAGE_RETRY_MS);
+      return;
+    }
+    img.parentElement.dataset.note = [404, 409].includes(error.status) ? "not available" : "could not load";
+    img.title = describe(error);
+  });
+}
+
+function renderItem(item) {
+  const card = page.cards.get(item.id) || newCard(item);
+  card.item = item;
+  const title = itemTitle(item);
+  card.dataset.state = item.state;
+  card.dataset.version = item.version;
+  card.querySelector(".item-title").textContent = title;
+  const badge = card.querySelector(".state");
+  badge.textContent = STATE_LABELS[item.state] || item.state;
+  badge.className = `state ${item.state}`;
+  card.querySelector(".reprompt-label").textContent = `Prompt for ${title}`;
+  card.querySelector(".reprompt-button").setAttribute("aria-label", `Re-cut ${title} with this prompt`);
+  card.querySelector(".download-one").setAttribute("aria-label", `Download the result for ${title}`);
+  card.querySelector(".download-one").disabled = !item.result_url;
+  if (!card.classList.contains("busy")) card.querySelector(".reprompt-button").disabled = item.state !== "done";
+  setCardError(card, item.error ? `${sentence(item.error.message || "failed")} [${item.error.code}]` : "");
+
+  const before = card.querySelector(".before");
+  before.alt = `Original photo: ${title}`;
+  if (item.original_url && !before.dataset.pending) {
+    loadPicture(card, before, item.original_url, item.original_url);
+  }
+  const after = card.querySelector(".after");
+  if (!after.dataset.loaded || item.state === "failed") {
+    after.parentElement.dataset.note = { queued: "waiting…", running: "working…", failed: "no result" }[item.state] || "";
+  }
+  after.alt = item.result_url ? `Result: ${title}` : "";
+  const key = item.result_url ? `${item.result_url}#${page.renderGeneration}` : "";
+  if (key && after.dataset.pending !== key) {
+    after.dataset.version = item.version;
+    loadPicture(card, after, item.result_url, key);
+  }
+}
+
+async function reprompt(card) {
+  const item = card.item;
+  const prompt = card.querySelector(".reprompt-input").value.trim();
+  if (!prompt) {
+    setCardError(card, "Type a prompt first, e.g. the product's name.");
+    return;
+  }
+  const button = card.querySelector(".reprompt-button");
+  card.classList.add("busy");
+  button.disabled = true;
+  button.textContent = "Re-cutting…";
+  try {
+    const updated = await apiJson(`/v1/items/${encodeURIComponent(item.id)}/reprompt`, {
+      method: "POST", json: { prompt },
+    });
+    clearMessage();
+    renderItem(updated);
+  } catch (error) {
+    setCardError(card, describe(error));
+  } finally {
+    card.classList.remove("busy");
+    button.textContent = "Re-cut";
+    button.disabled = card.item.state !== "done";
+  }
+}
+
+async function switchTheme(theme) {
+  if (!page.job || !needKey()) return;
+  clearMessage();
+  const buttons = [$("apply-theme"), $("original-theme")];
+  buttons.forEach((b) => { b.disabled = true; });
+  $("progress-text").textContent = "Re-rendering every item…";
+  try {
+    const job = await apiJson(`/v1/jobs/${encodeURIComponent(page.job.id)}/theme`, {
+      method: "POST", json: { theme },
+    });
+    page.renderGeneration += 1;
+    renderJob(job);
+    $("job-theme").value = (job.render && job.render.theme) || "";
+    showMessage(theme === "original" ? "Back to the job's original look." : `Theme "${theme}" applied.`, "info");
+  } catch (error) {
+    showMessage(describe(error));
+    if (page.job) renderJob(page.job);
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+  }
+}
+
+async function downloadOne(card) {
+  const item = card.item;
+  if (!item || !item.result_url) return;
+  try {
+    const stem = `${item.position + 1}-${(item.ref || item.id).replace(/\.[^.]+$/, "")}`;
+    await download(item.result_url, stem);
+  } catch (error) {
+    setCardError(card, describe(error));
+  }
+}
+
+async function downloadZip() {
+  if (!page.job) return;
+  clearMessage();
+  try {
+    await download(`/v1/jobs/${encodeURIComponent(page.job.id)}/results.zip`, `promptcut-${page.job.id}`);
+  } catch (error) {
+    showMessage(describe(error));
+  }
+}
+
+// ---------------------------------------------------------------- recent jobs
+
+async function loadRecent() {
+  const body = await apiJson("/v1/jobs");
+  const jobs = Array.isArray(body) ? body : body.jobs || body.items || [];
+  const list = $("recent");
+  list.replaceChildren();
+  if (!jobs.length) {
+    const empty = document.createElement("li");
+    empty.className = "hint";
+    empty.textContent = "No jobs yet.";
+    list.append(empty);
+  }
+  for (const job of jobs.slice(0, 10)) {
+    const row = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link";
+    const when = job.created_at ? new Date(job.created_at).toLocaleString() : "";
+    const counts = job.counts || {};
+    const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+    const size = total ? `${total} item${total === 1 ? "" : "s"}` : "";
+    button.textContent = [when, STATE_LABELS[job.state] || job.state, size, job.id].filter(Boolean).join(" · ");
+    button.setAttribute("aria-label", `Open job ${job.id}`);
+    button.addEventListener("click", () => { clearMessage(); openJob(job.id); });
+    row.append(button);
+    list.append(row);
+  }
+}
+
+// ---------------------------------------------------------------- start
+
+function start() {
+  $("key-form").addEventListener("submit", saveKey);
+  $("forget-key").addEventListener("click", forgetKey);
+  $("files").addEventListener("change", addFiles);
+  $("job-form").addEventListener("submit", createJob);
+  $("theme-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const theme = $("job-theme").value.trim();
+    if (!theme) {
+      showMessage("Type a theme name, or use “Back to original”.");
+      $("job-theme").focus();
+      return;
+    }
+    switchTheme(theme);
+  });
+  $("original-theme").addEventListener("click", () => switchTheme("original"));
+  $("download-zip").addEventListener("click", downloadZip);
+  $("refresh-recent").addEventListener("click", () => {
+    if (needKey()) loadRecent().catch((error) => showMessage(describe(error)));
+  });
+
+  $("theme-names").replaceChildren(...BUILTIN_THEMES.map((name) => new Option(name, name)));
+  const key = storedKey();
+  if (!key) return;
+  $("api-key").value = key;
+  loadThemes();
+  loadRecent().catch((error) => showMessage(describe(error)));
+  const lastJob = recall(JOB_STORAGE);
+  if (lastJob) openJob(lastJob, null, true);
+}
+
+start();
