@@ -5,6 +5,7 @@ Arrays: colour images are H×W×3 uint8 sRGB; alpha is H×W float in [0, 1] (uin
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Union
@@ -28,6 +29,7 @@ __all__ = [
     "contact_shadow",
     "decontaminate",
     "parse_background",
+    "shadow_patch",
 ]
 
 # ------------------------------------------------------------------------------------------- decontamination
@@ -246,26 +248,83 @@ def contact_shadow(alpha: np.ndarray, strength: float = 0.45) -> np.ndarray:
     Returns h×w float32 shadow opacity in [0, strength]: a flat ellipse as wide as the product's base (between
     half and all of the product's width), heavily blurred, with a darker core where the product touches down.
     """
-    box = product_box(alpha, threshold=0.5)
     shadow = np.zeros(alpha.shape, np.float32)
+    patch = shadow_patch(alpha, strength)
+    if patch is not None:
+        (x, y), values = patch
+        shadow[y:y + values.shape[0], x:x + values.shape[1]] = values
+    return shadow
+
+
+def shadow_patch(
+    alpha: np.ndarray,
+    strength: float = 0.45,
+    origin: tuple[int, int] = (0, 0),
+    canvas: tuple[int, int] | None = None,
+) -> tuple[tuple[int, int], np.ndarray] | None:
+    """The part of `contact_shadow` that is not zero: ((x, y), h×w float32 opacity), or None (no product).
+
+    alpha: a crop (h×w float32 in [0, 1]) of a canvas of shape `canvas` (height, width; default: the crop
+    itself) whose top-left corner sits at `origin` (x, y) on it; the canvas must be transparent outside the
+    crop. The patch is in canvas coordinates, clipped to the canvas. Only the shadow's own neighbourhood is
+    drawn and blurred (the blur is wide, ~4σ; a whole canvas costs tens of ms, the patch a few).
+    """
+    box = product_box(alpha, threshold=0.5)
     if box is None:
-        return shadow
+        return None
+    ox, oy = origin
+    height, width = canvas if canvas is not None else alpha.shape[:2]
     x0, y0, x1, y1 = box
-    width, height = x1 - x0, y1 - y0
-    foot = alpha[max(y0, y1 - max(2, height // 15)):y1, x0:x1] > 0.5
+    box_width, box_height = x1 - x0, y1 - y0
+    foot = alpha[max(y0, y1 - max(2, box_height // 15)):y1, x0:x1] > 0.5
     cols = np.nonzero(foot.any(axis=0))[0]
-    base = (cols.max() - cols.min() + 1) if len(cols) else width
-    centre_x = x0 + ((cols.min() + cols.max()) / 2 if len(cols) else width / 2)
-    span = float(np.clip(base * 1.15, 0.5 * width, 1.05 * width))
+    base = (cols.max() - cols.min() + 1) if len(cols) else box_width
+    centre_x = ox + x0 + ((cols.min() + cols.max()) / 2 if len(cols) else box_width / 2)
+    bottom = oy + y1
+    span = float(np.clip(base * 1.15, 0.5 * box_width, 1.05 * box_width))
+    ellipses = []
     for share, height_ratio, opacity, blur in ((1.0, 0.10, 0.55, 0.35), (0.7, 0.045, 0.9, 0.25)):
         rx, ry = span * share / 2, max(1.0, span * share * height_ratio / 2)
         sigma = max(0.8, ry * blur * 2)
-        layer = np.zeros_like(shadow)
-        cv2.ellipse(layer, (int(round(centre_x)), int(round(y1 - ry * 0.25))), (int(round(rx)), int(round(ry))),
-                    0, 0, 360, opacity, -1, cv2.LINE_AA)
-        layer = cv2.GaussianBlur(layer, (0, 0), sigma)
-        shadow = 1.0 - (1.0 - shadow) * (1.0 - layer)
-    return np.clip(shadow * strength, 0.0, 1.0)
+        centre = (int(round(centre_x)), int(round(bottom - ry * 0.25)))
+        ellipses.append((centre, (int(round(rx)), int(round(ry))), opacity, sigma))
+    # Everything the blurred ellipses can reach: the ellipse box plus the Gaussian's support (OpenCV uses a
+    # kernel radius of 4σ for float images) and a margin; beyond it a whole-canvas blur is zero anyway.
+    reach = [(c, (a[0] + math.ceil(4 * s) + 3, a[1] + math.ceil(4 * s) + 3)) for c, a, _, s in ellipses]
+    rx0 = max(0, min(c[0] - r[0] for c, r in reach))
+    ry0 = max(0, min(c[1] - r[1] for c, r in reach))
+    rx1 = min(width, max(c[0] + r[0] for c, r in reach) + 1)
+    ry1 = min(height, max(c[1] + r[1] for c, r in reach) + 1)
+    if rx1 <= rx0 or ry1 <= ry0:
+        return None
+    shadow = np.zeros((ry1 - ry0, rx1 - rx0), np.float32)
+    for (cx, cy), axes, opacity, sigma in ellipses:
+        shadow = 1.0 - (1.0 - shadow) * (1.0 - _blurred_ellipse(shadow.shape, (cx - rx0, cy - ry0), axes, opacity, sigma))
+    return (rx0, ry0), np.clip(shadow * strength, 0.0, 1.0)
+
+
+# Wide blurs run on a coarser grid keeping at least this many grid px per sigma: the result is smooth at the
+# scale of sigma, so it stays within about one level of 255 of the full-resolution blur (tested).
+_BLUR_SAMPLES = 4
+
+
+def _blurred_ellipse(shape: tuple[int, int], centre: tuple[int, int], axes: tuple[int, int], value: float,
+                     sigma: float) -> np.ndarray:
+    """A filled anti-aliased ellipse of `value` blurred by a Gaussian of `sigma` px: h×w float32.
+
+    A wide blur runs on a grid `factor` times coarser (area-averaged down, bilinearly upsampled back): a
+    30 px sigma over a 1000 px shadow costs a few ms instead of tens."""
+    height, width = shape
+    factor = max(1, int(sigma // _BLUR_SAMPLES))
+    padded = (-(-height // factor) * factor, -(-width // factor) * factor)
+    layer = np.zeros(padded, np.float32)
+    cv2.ellipse(layer, centre, axes, 0, 0, 360, value, -1, cv2.LINE_AA)
+    if factor == 1:
+        return cv2.GaussianBlur(layer, (0, 0), sigma)
+    small = cv2.resize(layer, (padded[1] // factor, padded[0] // factor), interpolation=cv2.INTER_AREA)
+    # the area average already blurred by a box of `factor` px (variance factor²/12): take it off sigma
+    small = cv2.GaussianBlur(small, (0, 0), math.sqrt(max(sigma**2 - factor**2 / 12, 1e-6)) / factor)
+    return cv2.resize(small, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)[:height, :width]
 
 
 def compose(foreground: np.ndarray, alpha: np.ndarray, background: Background, framing: Framing) -> np.ndarray:

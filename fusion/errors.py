@@ -72,3 +72,9 @@ class ModelLoadError(PromptcutError):
     """A model folder exists but its files could not be loaded (incomplete download, wrong version)."""
 
     code = "model_load_failed"
+
+
+class InvalidArtifactError(PromptcutError):
+    """A stored intermediate result (evidence, layer...) is missing, corrupt or of an unknown version."""
+
+    code = "artifact_invalid"

@@ -17,6 +17,7 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
@@ -315,6 +316,10 @@ def encode_image(pixels: np.ndarray, fmt: str, *, quality: int = 92) -> bytes:
         raise InvalidOptionError(f"pixels must be H×W, H×W×3 or H×W×4, got shape {pixels.shape}")
     if mode == "RGBA" and name == "jpeg":
         raise InvalidOptionError("jpeg cannot hold transparency; use png or webp")
+    if name == "jpeg" and mode == "RGB":
+        fast = _encode_jpeg(pixels, quality)
+        if fast is not None:
+            return fast
     img = Image.fromarray(np.ascontiguousarray(pixels), mode)
     options: dict = {}
     if mode != "L":
@@ -329,6 +334,24 @@ def encode_image(pixels: np.ndarray, fmt: str, *, quality: int = 92) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format=name.upper(), **options)
     return buf.getvalue()
+
+
+def _encode_jpeg(pixels: np.ndarray, quality: int) -> bytes | None:
+    """Pillow's JPEG, written faster through OpenCV (see fusion.jpeg); None → use Pillow."""
+    from fusion.jpeg import encode_jpeg  # lazy: OpenCV is only needed here
+
+    return encode_jpeg(pixels, quality, srgb_icc_bytes())
+
+
+def encode_jpeg_rows(rows: Callable[[int, int], np.ndarray], width: int, height: int, *, quality: int = 92) -> bytes:
+    """An RGB JPEG (with the sRGB profile) of an image produced strip by strip: `rows(top, bottom)` returns
+    those rows, (bottom − top)×width×3 uint8, and may run on several threads at once (fusion.jpeg)."""
+    from fusion.jpeg import encode_rows
+
+    if not 1 <= quality <= 100:
+        raise InvalidOptionError(f"quality must be between 1 and 100, got {quality}")
+    fast = encode_rows(rows, width, height, quality, srgb_icc_bytes())
+    return fast if fast is not None else encode_image(np.ascontiguousarray(rows(0, height)), "jpeg", quality=quality)
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:

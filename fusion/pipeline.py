@@ -1,4 +1,8 @@
-"""One image through the stages: segment → select → feather → decontaminate. Backend-agnostic."""
+"""One image through the stages: segment → select → feather → decontaminate. Backend-agnostic.
+
+The stages after segmentation are callable on their own (`cut_from_evidence`, `cut_from_mask`): a reprompt
+starts from stored evidence, and an unchanged selection skips feathering altogether.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from fusion.compose import decontaminate
 from fusion.feather import FeatherOptions, feather, sharpen
 from fusion.protocol import Segmenter
 from fusion.selection import select
-from fusion.types import Cutout, Mask
+from fusion.types import Cutout, Evidence, Mask
 from prompting.types import PromptSet
 
 # Input alpha counts as "already cut out" when at least this share of pixels is transparent.
@@ -48,8 +52,34 @@ def cut(
             source = sharpen(image, feather_options.sharpen)
     with _timed(timings, "segment"):
         evidence = segmenter.segment(source, prompts)
+    return cut_from_evidence(image, evidence, feather_options, timings)
+
+
+def cut_from_evidence(
+    image: np.ndarray,
+    evidence: Evidence,
+    feather_options: FeatherOptions = FeatherOptions(),
+    timings: dict[str, float] | None = None,
+) -> Cutout:
+    """select → feather → decontaminate from Evidence already computed for `image` (H×W×3 uint8, full
+    resolution): a fresh segmentation, or a stored one with new prompt-dependent heatmaps (a reprompt).
+    Stage times are added to `timings` when given."""
+    timings = {} if timings is None else timings
     with _timed(timings, "select"):
         mask = select(evidence)
+    return cut_from_mask(image, mask, evidence.backend, feather_options, timings, evidence.notes)
+
+
+def cut_from_mask(
+    image: np.ndarray,
+    mask: Mask,
+    backend: str,
+    feather_options: FeatherOptions = FeatherOptions(),
+    timings: dict[str, float] | None = None,
+    notes: tuple[str, ...] = (),
+) -> Cutout:
+    """feather → decontaminate: a working-resolution selection of `image` → full-resolution Cutout."""
+    timings = {} if timings is None else timings
     with _timed(timings, "feather"):
         alpha = feather(image, mask, feather_options)
     with _timed(timings, "decontaminate"):
@@ -59,9 +89,9 @@ def cut(
         alpha=alpha,
         foreground=foreground,
         mask=mask,
-        backend=evidence.backend,
+        backend=backend,
         timings=timings,
-        notes=evidence.notes,
+        notes=notes,
     )
 
 

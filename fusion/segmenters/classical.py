@@ -15,10 +15,13 @@ Nothing runs at full resolution: the image is area-downscaled first, so a 24-meg
    turns the evidence into a mask; specks are dropped and enclosed holes that do not show the backdrop
    are filled.
 Then at `working_size` (~320 px) only a thin band around the mask edge is cut again, for edges that
-follow the image. It cannot read text: prompts are ignored and the Evidence says so.
+follow the image. It cannot read text: prompts are ignored and the Evidence says so (a `reprompt` returns
+the stored evidence unchanged).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -247,6 +250,13 @@ class ClassicalSegmenter:
             prior_weight=self.prior_weight,
             diagonal=self.coarse_diagonal,
         )
+
+    def reprompt(self, evidence: Evidence, prompts: PromptSet) -> Evidence:
+        """New prompts for stored evidence of this backend: nothing here reads text, so the evidence comes back
+        unchanged (same arrays), only its note about ignored prompts follows the new prompts."""
+        notes = tuple(note for note in evidence.notes if note != IGNORED_PROMPTS_NOTE)
+        notes = notes if prompts.empty else (IGNORED_PROMPTS_NOTE, *notes)
+        return evidence if notes == evidence.notes else replace(evidence, notes=notes)
 
     def segment(self, image: np.ndarray, prompts: PromptSet) -> Evidence:
         """image: H×W×3 uint8 RGB at full resolution → Evidence at working resolution."""

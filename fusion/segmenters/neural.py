@@ -16,6 +16,9 @@ module's centre prior. With no positive prompt (an empty PromptSet) the heatmap 
 selection falls back to the centre-prior subject and flags low confidence — we do not invent a generic
 "product" prompt, whose CLIPSeg response is unreliable; a note says so.
 
+`reprompt(evidence, prompts)` reruns only CLIPSeg on the stored working image and keeps the label map, so a
+seller's retyped prompt never pays for OneFormer again.
+
 Models are loaded once per instance (lazily on the first `segment`, or eagerly with `load()`), always with
 `local_files_only=True` from `<model_dir>/<owner>--<name>` (see fusion.segmenters.models). torch and
 transformers are imported only inside functions here; `torch.set_num_threads` is called in `load()`.
@@ -29,14 +32,14 @@ from __future__ import annotations
 
 import threading
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from fusion.errors import InvalidImageError, ModelLoadError
+from fusion.errors import InvalidArtifactError, InvalidImageError, ModelLoadError
 from fusion.segmenters.classical import resize_to_working
 from fusion.segmenters.models import CLIPSEG_ID, ONEFORMER_ID, require_model
 from fusion.segmenters.saliency import centre_prior
@@ -183,7 +186,7 @@ class NeuralSegmenter:
         self.load()
         return self._loaded
 
-    def _autocast(self):
+    def autocast(self):
         """CPU autocast to bfloat16 when precision is bf16; a no-op context otherwise."""
         if self.precision != "bf16":
             return nullcontext()
@@ -208,7 +211,7 @@ class NeuralSegmenter:
         pixels = loaded.clipseg_image_processor(images=image, return_tensors="pt")["pixel_values"]
         text = loaded.clipseg_tokenizer(list(phrases), padding=True, return_tensors="pt")
         count = len(phrases)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self.autocast():
             vision = model.clip.get_image_features(pixel_values=pixels, output_hidden_states=True)
             # hidden_states[0] is the embedding output, so layer i is at i + 1 (as in CLIPSeg's forward).
             activations = [vision.hidden_states[i + 1].expand(count, -1, -1) for i in model.extract_layers]
@@ -235,7 +238,7 @@ class NeuralSegmenter:
             scale = ONEFORMER_MIN_SIDE / min(h, w)
             image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
         inputs = processor(images=image, task_inputs=["semantic"], do_resize=False, return_tensors="pt")
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self.autocast():
             outputs = self._loaded.oneformer(**inputs)
         outputs.class_queries_logits = outputs.class_queries_logits.float()
         outputs.masks_queries_logits = outputs.masks_queries_logits.float()
@@ -248,22 +251,41 @@ class NeuralSegmenter:
             raise InvalidImageError(f"expected an H×W×3 uint8 RGB image, got {image.dtype} {image.shape}")
         small = resize_to_working(image, self.working_size)
         h, w = small.shape[:2]
-        positives, negatives = tuple(prompts.positives), tuple(prompts.negatives)
-        planes = self.heatmaps(small, positives + negatives)
-        heatmap = planes[: len(positives)].max(axis=0) if positives else np.zeros((h, w), np.float32)
-        negative = planes[len(positives) :].max(axis=0) if negatives else None
+        heatmap, negative, notes = self._prompted(small, prompts)
         labels = self.label_map(small)
-        notes = () if positives else (NO_PROMPT_NOTE,)
         return Evidence(
             image=small,
-            heatmap=np.ascontiguousarray(heatmap, dtype=np.float32),
+            heatmap=heatmap,
             labels=labels,
             prior=centre_prior((h, w)).astype(np.float32),
             backend=self.name,
             label_names=self._loaded.label_names,
-            negative_heatmap=None if negative is None else np.ascontiguousarray(negative, dtype=np.float32),
+            negative_heatmap=negative,
             prompts_used=True,
             notes=notes,
+        )
+
+    def reprompt(self, evidence: Evidence, prompts: PromptSet) -> Evidence:
+        """New prompts for stored evidence of this backend: CLIPSeg runs again on the stored working image;
+        the OneFormer label map, its names and the prior are reused (OneFormer does not run)."""
+        if evidence.backend != self.name:
+            raise InvalidArtifactError(f"evidence from the {evidence.backend!r} backend cannot be reprompted by {self.name!r}")
+        heatmap, negative, notes = self._prompted(evidence.image, prompts)
+        return replace(evidence, heatmap=heatmap, negative_heatmap=negative, prompts_used=True, notes=notes)
+
+    def _prompted(self, small: np.ndarray, prompts: PromptSet) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
+        """The prompt-dependent part of the evidence on the working image: (heatmap, negative heatmap or None,
+        notes). Positives and negatives share one CLIPSeg batch."""
+        h, w = small.shape[:2]
+        positives, negatives = tuple(prompts.positives), tuple(prompts.negatives)
+        planes = self.heatmaps(small, positives + negatives)
+        heatmap = planes[: len(positives)].max(axis=0) if positives else np.zeros((h, w), np.float32)
+        negative = planes[len(positives) :].max(axis=0) if negatives else None
+        notes = () if positives else (NO_PROMPT_NOTE,)
+        return (
+            np.ascontiguousarray(heatmap, dtype=np.float32),
+            None if negative is None else np.ascontiguousarray(negative, dtype=np.float32),
+            notes,
         )
 
 
