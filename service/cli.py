@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from service import cli_bench, cli_bench_neural, cli_eval, cli_models, cli_prompts, cli_replace, cli_themes, keys_cli
+from service import (
+    cli_bench,
+    cli_bench_neural,
+    cli_bench_service,
+    cli_eval,
+    cli_models,
+    cli_prompts,
+    cli_replace,
+    cli_themes,
+    keys_cli,
+    serve_cli,
+)
 
 app = typer.Typer(
     name="promptcut",
@@ -14,7 +25,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (cli_replace, cli_eval, cli_themes, cli_bench, cli_bench_neural, cli_prompts, cli_models, keys_cli):
+COMMANDS = (
+    cli_replace, cli_eval, cli_themes, cli_bench, cli_bench_neural, cli_bench_service, cli_prompts, cli_models,
+    keys_cli, serve_cli,
+)
+for module in COMMANDS:
     module.register(app)
 
 

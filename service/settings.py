@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
 
     lease_seconds: int = Field(default=600, ge=1)  # a running item whose claim is older is re-queued
+    # "" = the only server on this database: on start it re-queues every interrupted item. Several servers
+    # sharing one PostgreSQL each get a stable, distinct name: on start each takes back only its own items,
+    # and the lease re-queues those of a server that never came back.
+    instance_name: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9._-]*$")
 
     @field_validator("data_dir", "models", mode="after")
     @classmethod

@@ -1,0 +1,166 @@
+"""The FastAPI app factory. `create_app(settings)` builds the app; its lifespan opens the database, recovers
+interrupted items, loads the segmenter once and starts the worker pool and job dispatcher (services.py)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.api.errors import InternalErrorMiddleware, install_error_handlers
+from service.api.metrics import Metrics, MetricsMiddleware
+from service.api.uploads import BodyLimitMiddleware
+
+if TYPE_CHECKING:
+    from fusion.protocol import Segmenter
+    from service.settings import Settings
+
+log = logging.getLogger("promptcut.api")
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+DESCRIPTION = """Replace the background of product photos.
+
+Authenticate with `X-Api-Key: <key>` (or `Authorization: Bearer <key>`); create keys with
+`promptcut keys create --store NAME`. Errors are JSON: `{"error": {"code", "message", "field"?}}`.
+"""
+
+
+def create_app(settings: "Settings | None" = None, segmenter: "Segmenter | None" = None) -> FastAPI:
+    """The app for `settings` (default: read from PROMPTCUT_* variables). `segmenter` replaces the configured
+    backend (tests inject a slow or counting one)."""
+    from service.settings import Settings
+
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from service.api.services import start_services
+
+        services = await run_in_threadpool(start_services, settings, metrics, segmenter)
+        app.state.services = services
+        log.info("promptcut ready: %s backend, %d worker(s), queue %d", getattr(services.segmenter, "name", "?"),
+                 settings.workers, settings.queue_size)
+        try:
+            yield
+        finally:
+            app.state.services = None
+            await run_in_threadpool(services.stop)
+
+    app = FastAPI(
+        title="promptcut",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.services = None
+    install_error_handlers(app)
+
+    from service.api import routes_cutouts, routes_health, routes_items, routes_jobs, routes_themes
+
+    for module in (routes_health, routes_cutouts, routes_jobs, routes_items, routes_themes):
+        app.include_router(module.router)
+    _mount_web(app)
+    _custom_openapi(app)
+
+    # Outermost last: metrics see every response, including 413s from the body limit and 500s.
+    app.add_middleware(InternalErrorMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _mount_web(app: FastAPI) -> None:
+    """The seller page (service/web/, plain files): GET / → index.html, /static/* → the folder."""
+    index = WEB_DIR / "index.html"
+    if not index.is_file():
+        return
+    from fastapi.responses import FileResponse
+    from fastapi.staticfiles import StaticFiles
+
+    @app.get("/", include_in_schema=False)
+    async def seller_page() -> FileResponse:
+        return FileResponse(index, media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+
+def _custom_openapi(app: FastAPI) -> None:
+    """Add the job request model (its route reads JSON or multipart by hand) to the components."""
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        from service.api.routes_jobs import JobIn
+        from service.api.views import CutoutOut
+
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (JobIn, CutoutOut):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in model_schema.pop("$defs", {}).items():
+                components.setdefault(name, definition)
+            components[model.__name__] = model_schema
+        _errors_are_error_bodies(schema)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _errors_are_error_bodies(schema: dict) -> None:
+    """FastAPI documents 422 as its own validation shape; ours is ErrorBody like every other error."""
+    components = schema.get("components", {}).get("schemas", {})
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            response = operation.get("responses", {}).get("422")
+            if response is None:
+                continue
+            response["description"] = "Malformed request (invalid_request, missing_image...)"
+            response["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("promptcut")
+    except Exception:  # noqa: BLE001 — running from a source tree without metadata
+        return "0"
+
+
+class SecurityHeadersMiddleware:
+    """nosniff on everything (an uploaded "image" is never sniffed into HTML), no framing of the page."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"x-frame-options", b"DENY"))
+                headers.append((b"referrer-policy", b"no-referrer"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

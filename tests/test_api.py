@@ -1,0 +1,669 @@
+"""The HTTP API over real HTTP on loopback: uvicorn started by the test, SQLite in a temp folder, keys made
+with the repo functions, the real classical segmenter on small (256 px) photos.
+
+Covers: cut-outs (image and JSON variants, remove.bg parameter names), items, reprompt, jobs (JSON with URLs,
+multipart uploads), results zip, theme swap and back, completion webhook, auth and isolation between keys,
+malformed uploads and parameters, SSRF refusals, 429 when the pool is full, metrics, health.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import socket
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from PIL import Image
+
+from tests.conftest import SAMPLES, decompression_bomb_png
+
+SIDE = 256
+MAX_UPLOAD = 300_000
+WAIT_SECONDS = 60  # generous upper bound for polling; never a speed assertion
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def small_photo(name: str, side: int = SIDE) -> bytes:
+    with Image.open(SAMPLES / name) as image:
+        image = image.convert("RGB")
+        image.thumbnail((side, side))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+class ServerThread:
+    """uvicorn serving `app` on a loopback port bound before the thread starts (no port race)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Inherited by accepted connections; without it each response waits ~40 ms for a delayed ACK.
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
+
+    def __enter__(self) -> "ServerThread":
+        self.thread.start()
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+        self.socket.close()
+
+
+@dataclass
+class Api:
+    url: str
+    app: Any
+    keys: dict[str, str]
+    revoked_key: str
+    hooks: list[dict]
+    image_base: str
+
+    def client(self, key: str | None = "a", headers: dict[str, str] | None = None) -> httpx.Client:
+        sent = {"X-Api-Key": self.keys[key]} if key else {}
+        return httpx.Client(base_url=self.url, headers={**sent, **(headers or {})}, timeout=WAIT_SECONDS)
+
+    @property
+    def services(self) -> Any:
+        return self.app.state.services
+
+
+def make_keys(settings: Any, stores: tuple[str, ...]) -> tuple[dict[str, str], str]:
+    from service.db import open_database, repo
+
+    database = open_database(settings.db_url)
+    keys = {}
+    with database.session() as db:
+        for store in stores:
+            keys[store] = repo.create_key(db, f"store-{store}")[1]
+        revoked_row, revoked = repo.create_key(db, "store-gone")
+        repo.revoke_key(db, revoked_row.id)
+    database.close()
+    return keys, revoked
+
+
+@dataclass
+class ImageHost:
+    """A plain-http server on loopback: photos by name, a redirect to localhost, and a webhook sink."""
+
+    port: int
+    hooks: list[dict] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[str, bytes]:
+    return {name: small_photo(f"{name}.jpg") for name in ("coffee-cup", "rocket", "chelsea-cat")}
+
+
+@pytest.fixture(scope="module")
+def image_host(photos: dict[str, bytes]) -> Iterator[ImageHost]:
+    host = ImageHost(port=0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            name = self.path.strip("/").removesuffix(".jpg")
+            if name.startswith("to-localhost/"):
+                self.send_response(302)
+                self.send_header("Location", f"http://localhost:{host.port}/{name.split('/', 1)[1]}.jpg")
+                self.end_headers()
+                return
+            body = photos.get(name)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length", "0"))
+            host.hooks.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    host.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield host
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory, image_host: ImageHost) -> Iterator[Api]:
+    from service.api.app import create_app
+    from service.settings import Settings
+
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("api"),
+        segmenter="classical",
+        workers=2,
+        queue_size=4,
+        max_upload_bytes=MAX_UPLOAD,
+        max_items_per_job=5,
+        max_concurrent_jobs_per_key=3,
+        allow_http_urls=True,
+        url_allow_hosts=[f"127.0.0.1:{image_host.port}"],
+        url_timeout=5,
+        webhook_timeout=5,
+    )
+    keys, revoked = make_keys(settings, ("a", "b"))
+    app = create_app(settings)
+    with ServerThread(app) as server:
+        yield Api(server.url, app, keys, revoked, image_host.hooks, f"http://127.0.0.1:{image_host.port}")
+
+
+def wait_for(predicate: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_job(client: httpx.Client, job_id: str) -> dict:
+    def finished() -> dict | None:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        return job if job["state"] in ("done", "failed") else None
+
+    return wait_for(finished, f"job {job_id} to finish")
+
+
+def assert_error(response: httpx.Response, status: int, code: str, field: str | None = None) -> dict:
+    assert response.status_code == status, (response.status_code, response.text[:300])
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) >= {"error"}, body
+    assert body["error"]["code"] == code, body
+    assert body["error"]["message"] and "Traceback" not in response.text
+    if field is not None:
+        assert body["error"].get("field") == field, body
+    return body
+
+
+def cutout(client: httpx.Client, photo: bytes, **form: str) -> httpx.Response:
+    return client.post("/v1/cutouts", files={"image_file": ("cup.jpg", photo, "image/jpeg")}, data=form)
+
+
+# ------------------------------------------------------------------------------------------------ health & docs
+
+
+def test_health_ready_docs_and_seller_page_need_no_key(api: Api) -> None:
+    with api.client(key=None) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["checks"] == {
+            "models": True, "store": True, "database": True, "workers": True}
+        schema = client.get("/openapi.json").json()
+        assert {"/v1/cutouts", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/items/{item_id}/reprompt",
+                "/v1/jobs/{job_id}/theme", "/v1/jobs/{job_id}/results.zip"} <= set(schema["paths"])
+        assert client.get("/docs").status_code == 200
+        if (Path(__file__).resolve().parent.parent / "service" / "web" / "index.html").is_file():
+            page = client.get("/")
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert_error(client.get("/v1/themes"), 401, "unauthorized")
+        missing = client.get("/v1/nothing-here")
+        assert_error(missing, 404, "not_found")
+
+
+# ------------------------------------------------------------------------------------------------ cut-outs
+
+
+def test_cutout_returns_the_image_with_metadata_headers(api: Api, photos: dict[str, bytes]) -> None:
+    with api.client() as client:
+        response = cutout(client, photos["coffee-cup"], title="Espresso cup, white porcelain", size="300x200",
+                          bg_color="ff0000", format="jpg")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.headers["x-promptcut-backend"] == "classical"
+    assert 0.0 <= float(response.headers["x-promptcut-confidence"]) <= 1.0
+    assert "segment;dur=" in response.headers["server-timing"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    image = decode(response.content)
+    assert image.size == (300, 200)
+    corner = np.asarray(image.convert("RGB"))[:8, :8].reshape(-1, 3).mean(axis=0)
+    assert corner[0] > 200 and corner[1] < 60 and corner[2] < 60, corner  # remove.bg-style bg_color without '#'
+    item_id = response.headers["x-promptcut-item"]
+    with api.client() as client:
+        item = client.get(f"/v1/items/{item_id}").json()
+        assert item["state"] == "done" and item["version"] == 1 and item["job_id"] is None
+        assert item["title"] == "Espresso cup, white porcelain" and item["render"]["size"] == "300x200"
+        result = client.get(item["result_url"])
+        assert result.status_code == 200 and result.content == response.content
+        original = client.get(item["original_url"])
+        assert original.status_code == 200 and original.headers["content-type"] == "image/jpeg"
+        assert original.content == photos["coffee-cup"]
+
+
+def test_cutout_json_variant_and_transparent_png(api: Api, photos: dict[str, bytes]) -> None:
+    with api.client(headers={"Accept": "application/json"}) as client:
+        response = client.post("/v1/cutouts", files={"image_file": ("rocket.jpg", photos["rocket"], "image/jpeg")},
+                               data={"prompt": "the rocket", "background": "transparent", "scale": "70%",
+                                     "crop_margin": "5%", "position": "bottom"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["content_type"] == "image/png"
+    assert body["item"]["ref"] == "rocket.jpg" and body["item"]["prompt"] == "the rocket"
+    assert body["item"]["render"]["fill"] == pytest.approx(0.7) and body["item"]["render"]["align"] == "bottom"
+    image = decode(base64.b64decode(body["image_base64"]))
+    assert image.mode == "RGBA"
+    alpha = np.asarray(image)[..., 3]
+    assert alpha.min() == 0 and alpha.max() == 255
+
+
+def test_themes_are_listed(api: Api) -> None:
+    with api.client() as client:
+        names = [theme["name"] for theme in client.get("/v1/themes").json()["themes"]]
+    assert "winter-holidays" in names and "studio-white" in names
+
+
+def test_cutout_from_an_allowed_image_url(api: Api) -> None:
+    with api.client() as client:
+        response = client.post("/v1/cutouts", data={"image_url": f"{api.image_base}/chelsea-cat.jpg", "title": "cat"})
+    assert response.status_code == 200, response.text
+    assert decode(response.content).format == "PNG"
+
+
+def test_reprompt_makes_a_new_version_of_the_item(api: Api, photos: dict[str, bytes]) -> None:
+    with api.client() as client:
+        first = cutout(client, photos["coffee-cup"], title="cup")
+        item_id = first.headers["x-promptcut-item"]
+        response = client.post(f"/v1/items/{item_id}/reprompt", json={"prompt": "the saucer", "title": "Cup & saucer"})
+        assert response.status_code == 200, response.text
+        item = response.json()
+        assert item["version"] == 2 and item["prompt"] == "the saucer" and item["title"] == "Cup & saucer"
+        assert item["result_url"].endswith("?v=2")
+        assert client.get(item["result_url"]).status_code == 200
+        assert_error(client.post(f"/v1/items/{item_id}/reprompt", json={"promt": "typo"}), 422, "invalid_request")
+
+
+# ------------------------------------------------------------------------------------------------ jobs
+
+
+def test_json_job_with_urls_completes_zip_theme_swap_and_webhook(api: Api) -> None:
+    hook_count = len(api.hooks)
+    with api.client() as client:
+        response = client.post("/v1/jobs", json={
+            "items": [
+                {"image_url": f"{api.image_base}/coffee-cup.jpg", "title": "Espresso cup", "ref": "SKU-1"},
+                {"image_url": f"{api.image_base}/rocket.jpg", "title": "Toy rocket", "ref": "SKU 2/b"},
+                {"image_url": f"{api.image_base}/missing.jpg", "title": "gone", "ref": "SKU-3"},
+            ],
+            "size": "200", "format": "png", "add_shadow": "false",
+            "callback_url": f"{api.image_base}/hook",
+        })
+        assert response.status_code == 202, response.text
+        job = response.json()
+        assert response.headers["location"] == f"/v1/jobs/{job['id']}"
+        assert len(job["items"]) == 3 and job["state"] in ("queued", "running")
+        job = wait_job(client, job["id"])
+        assert job["state"] == "done" and job["progress"] == 1.0
+        assert job["counts"] == {"queued": 0, "running": 0, "done": 2, "failed": 1}
+        failed = job["items"][2]
+        assert failed["state"] == "failed" and failed["error"]["code"] == "url_bad_status"
+        assert failed["result_url"] is None
+
+        archive = client.get(f"/v1/jobs/{job['id']}/results.zip")
+        assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(archive.content)) as zipped:
+            assert sorted(zipped.namelist()) == ["0-SKU-1.png", "1-SKU_2_b.png"]
+            assert decode(zipped.read("0-SKU-1.png")).size == (200, 200)
+
+        before = {item["id"]: client.get(item["result_url"]).content for item in job["items"][:2]}
+        swapped = client.post(f"/v1/jobs/{job['id']}/theme", json={"theme": "winter-holidays"})
+        assert swapped.status_code == 200, swapped.text
+        swapped = swapped.json()
+        assert swapped["render"]["theme"] == "winter-holidays"
+        for item in swapped["items"][:2]:
+            assert item["version"] == 2 and item["render"]["theme"] == "winter-holidays"
+            after = client.get(item["result_url"]).content
+            assert after != before[item["id"]] and decode(after).size == (200, 200)
+        back = client.post(f"/v1/jobs/{job['id']}/theme", json={"theme": "original"}).json()
+        assert back["render"] == back["original_render"] and back["render"].get("theme") is None
+        assert [item["version"] for item in back["items"]] == [3, 3, 0]
+
+        assert_error(client.post(f"/v1/jobs/{job['id']}/theme", json={"theme": "no-such-theme"}), 400,
+                     "unknown_theme")
+        assert_error(client.post(f"/v1/jobs/{job['id']}/theme", json={}), 422, "invalid_request")
+        listed = client.get("/v1/jobs").json()["jobs"]
+        assert listed[0]["id"] == job["id"] and listed[0]["items"] is None
+
+    hook = wait_for(lambda: [h for h in api.hooks[hook_count:] if h["job"]["id"] == job["id"]], "the webhook")[0]
+    assert hook["event"] == "job.finished" and hook["job"]["state"] == "done"
+    assert hook["job"]["counts"]["done"] == 2
+    with api.client() as client:
+        assert wait_for(lambda: client.get(f"/v1/jobs/{job['id']}").json()["webhook_state"] == "sent", "sent")
+
+
+def test_multipart_job_with_uploaded_files(api: Api, photos: dict[str, bytes]) -> None:
+    files = [("image_file", ("IMG 0001.jpg", photos["coffee-cup"], "image/jpeg")),
+             ("image_file", ("../../etc/passwd.jpg", photos["chelsea-cat"], "image/jpeg"))]
+    rows = [{"title": "Espresso cup"}, {"title": "Cat", "ref": ""}]
+    with api.client() as client:
+        response = client.post("/v1/jobs", files=files, data={"items": json.dumps(rows), "theme": "studio-grey",
+                                                              "size": "160x120"})
+        assert response.status_code == 202, response.text
+        job = wait_job(client, response.json()["id"])
+        assert job["counts"]["done"] == 2, job
+        assert [item["ref"] for item in job["items"]] == ["IMG 0001.jpg", "passwd.jpg"]
+        assert job["items"][0]["metadata"]["backend"] == "classical"
+        archive = client.get(f"/v1/jobs/{job['id']}/results.zip")
+        with zipfile.ZipFile(io.BytesIO(archive.content)) as zipped:
+            assert sorted(zipped.namelist()) == ["0-IMG_0001.png", "1-passwd.png"]
+        original = client.get(job["items"][1]["original_url"])
+        assert original.content == photos["chelsea-cat"]
+
+
+def test_job_limits_and_malformed_job_requests(api: Api, photos: dict[str, bytes]) -> None:
+    url = f"{api.image_base}/coffee-cup.jpg"
+    with api.client() as client:
+        too_many = client.post("/v1/jobs", json={"items": [{"image_url": url}] * 6})
+        assert_error(too_many, 413, "too_many_items", "items")
+        assert_error(client.post("/v1/jobs", json={"items": []}), 422, "invalid_request")
+        assert_error(client.post("/v1/jobs", content=b"{not json", headers={"Content-Type": "application/json"}),
+                     422, "invalid_request")
+        assert_error(client.post("/v1/jobs", json={"items": [{"image_url": url}], "fil": 0.5}), 422,
+                     "invalid_request")
+        assert_error(client.post("/v1/jobs", json={"items": [{"title": "no image"}]}), 422, "missing_image")
+        assert_error(client.post("/v1/jobs", json={"items": [{"image_url": url}], "fill": 5}), 400,
+                     "invalid_option", "fill")
+        assert_error(client.post("/v1/jobs", content=b"x", headers={"Content-Type": "text/plain"}), 415,
+                     "unsupported_media_type")
+        files = [("image_file", ("a.jpg", photos["rocket"], "image/jpeg"))]
+        assert_error(client.post("/v1/jobs", files=files, data={"items": "[1, 2]"}), 422, "invalid_request", "items")
+        assert_error(client.post("/v1/jobs", files=files, data={"items": '[{"title": "a"}, {"title": "b"}]'}), 422,
+                     "invalid_request", "items")
+        assert_error(client.post("/v1/jobs", files=files, data={"colour": "red"}), 400, "invalid_option", "colour")
+        assert_error(client.post("/v1/jobs", json={"items": [{"image_url": url}], "callback_url": "ftp://x/"}), 400,
+                     "url_invalid", "callback_url")
+
+
+# ------------------------------------------------------------------------------------------------ auth
+
+
+def test_missing_unknown_and_revoked_keys_are_401(api: Api) -> None:
+    with api.client(key=None) as client:
+        assert_error(client.get("/v1/jobs"), 401, "unauthorized")
+        assert_error(client.get("/v1/jobs", headers={"X-Api-Key": "pc_not-a-real-key"}), 401, "unauthorized")
+        assert_error(client.get("/v1/jobs", headers={"X-Api-Key": api.revoked_key}), 401, "unauthorized")
+        assert_error(client.get("/v1/jobs", headers={"Authorization": f"Bearer {api.revoked_key}"}), 401,
+                     "unauthorized")
+        assert_error(client.post("/v1/cutouts", files={"image_file": ("a.jpg", b"xx")}), 401, "unauthorized")
+        assert client.get("/v1/jobs", headers={"Authorization": f"Bearer {api.keys['a']}"}).status_code == 200
+
+
+def test_a_key_never_sees_another_keys_jobs_or_items(api: Api, photos: dict[str, bytes]) -> None:
+    with api.client("a") as owner:
+        item_id = cutout(owner, photos["coffee-cup"]).headers["x-promptcut-item"]
+        job = owner.post("/v1/jobs", json={"items": [{"image_url": f"{api.image_base}/rocket.jpg"}]}).json()
+        wait_job(owner, job["id"])
+    with api.client("b") as other:
+        for path in (f"/v1/items/{item_id}", f"/v1/items/{item_id}/result", f"/v1/items/{item_id}/original",
+                     f"/v1/jobs/{job['id']}", f"/v1/jobs/{job['id']}/results.zip", "/v1/items/doesnotexist"):
+            assert_error(other.get(path), 404, "not_found")
+        assert_error(other.post(f"/v1/items/{item_id}/reprompt", json={"prompt": "x"}), 404, "not_found")
+        assert_error(other.post(f"/v1/jobs/{job['id']}/theme", json={"theme": "spring"}), 404, "not_found")
+        assert all(listed["id"] != job["id"] for listed in other.get("/v1/jobs").json()["jobs"])
+    with api.client("a") as owner:
+        assert owner.get(f"/v1/jobs/{job['id']}").json()["render"].get("theme") is None  # b changed nothing
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+
+
+def test_malformed_uploads_are_4xx_json(api: Api, hostile_files: dict[str, Path]) -> None:
+    expected = {
+        "text": (415, "invalid_image"),
+        "empty": (415, "invalid_image"),
+        "truncated": (415, "invalid_image"),
+        "bomb": (413, "image_too_large"),
+        "tiny": (422, "image_too_small"),
+    }
+    with api.client() as client:
+        for kind, (status, code) in expected.items():
+            path = hostile_files[kind]
+            response = client.post("/v1/cutouts", files={"image_file": (path.name, path.read_bytes(), "image/jpeg")})
+            assert_error(response, status, code)
+        huge = client.post("/v1/cutouts", files={"image_file": ("big.jpg", b"\xff\xd8\xff" + b"0" * MAX_UPLOAD)})
+        assert_error(huge, 413, "file_too_large", "image_file")
+        assert_error(client.post("/v1/cutouts", data={"title": "nothing"}), 422, "missing_image")
+        both = client.post("/v1/cutouts", files={"image_file": ("a.jpg", b"abc")},
+                           data={"image_url": f"{api.image_base}/rocket.jpg"})
+        assert_error(both, 422, "invalid_request")
+        assert_error(client.post("/v1/cutouts", files={"image_file": ("bomb.png", decompression_bomb_png(), "image/png")},
+                                 data={"format": "mask"}), 413, "image_too_large")
+
+
+def test_a_body_bigger_than_any_upload_is_refused_before_parsing(api: Api) -> None:
+    body = b"x" * (MAX_UPLOAD + 2 * 1024 * 1024)
+    with api.client() as client:
+        try:
+            response = client.post("/v1/cutouts", content=body,
+                                   headers={"Content-Type": "multipart/form-data; boundary=zzz"})
+        except httpx.TransportError:
+            return  # the server answered 413 and closed before the whole body was sent: also a refusal
+        assert_error(response, 413, "too_large")
+
+
+@pytest.mark.parametrize(
+    ("form", "code", "field"),
+    [
+        ({"format": "gif"}, "invalid_option", "format"),
+        ({"quality": "0"}, "invalid_option", "quality"),
+        ({"quality": "high"}, "invalid_option", "quality"),
+        ({"fill": "2"}, "invalid_option", "fill"),
+        ({"scale": "abc%"}, "invalid_option", "scale"),
+        ({"scale": "nan"}, "invalid_option", "scale"),
+        ({"fill": "0.5", "scale": "90%"}, "invalid_option", "scale"),
+        ({"margin": "0.9"}, "invalid_option", "margin"),
+        ({"size": "0x0"}, "invalid_option", "size"),
+        ({"size": "10000x10000"}, "invalid_option", "size"),
+        ({"size": "big"}, "invalid_option", "size"),
+        ({"crop": "maybe"}, "invalid_option", "crop"),
+        ({"position": "left"}, "invalid_option", "position"),
+        ({"bg_color": "notacolour"}, "invalid_option", "bg_color"),
+        ({"background": "/etc/passwd"}, "invalid_option", "background"),
+        ({"background": "../samples/rocket.jpg"}, "invalid_option", "background"),
+        ({"theme": "../../etc/passwd"}, "unknown_theme", "theme"),
+        ({"theme": "nope"}, "unknown_theme", "theme"),
+        ({"theme": "spring", "bg_color": "fff"}, "invalid_option", "theme"),
+        ({"format": "jpeg", "background": "transparent"}, "invalid_option", "format"),
+    ],
+)
+def test_bad_parameters_are_400_with_the_field(api: Api, photos: dict[str, bytes], form: dict, code: str,
+                                               field: str) -> None:
+    with api.client() as client:
+        assert_error(cutout(client, photos["coffee-cup"], **form), 400, code, field)
+
+
+def test_too_long_title_is_422(api: Api, photos: dict[str, bytes]) -> None:
+    with api.client() as client:
+        assert_error(cutout(client, photos["coffee-cup"], title="x" * 5000), 422, "invalid_request", "title")
+
+
+# ------------------------------------------------------------------------------------------------ SSRF
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/a.jpg",
+        "https://10.0.0.1/a.jpg",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::1]/a.jpg",
+        "http://127.0.0.1:1/a.jpg",  # plain http is allowed in this server, but not to this port
+        "https://[::ffff:127.0.0.1]/a.jpg",
+    ],
+)
+def test_private_addresses_are_refused_at_request_time(api: Api, url: str) -> None:
+    with api.client() as client:
+        assert_error(client.post("/v1/cutouts", data={"image_url": url}), 400, "url_forbidden", "image_url")
+        job = client.post("/v1/jobs", json={"items": [{"image_url": url}]})
+        assert_error(job, 400, "url_forbidden", "items.0.image_url")
+
+
+def test_names_and_redirects_to_loopback_are_refused_when_fetched(api: Api) -> None:
+    port = api.image_base.rsplit(":", 1)[1]
+    by_name = f"http://localhost:{port}/rocket.jpg"
+    by_redirect = f"{api.image_base}/to-localhost/rocket.jpg"
+    with api.client() as client:
+        for url in (by_name, by_redirect):
+            assert_error(client.post("/v1/cutouts", data={"image_url": url}), 400, "url_forbidden", "image_url")
+        job = client.post("/v1/jobs", json={"items": [{"image_url": by_name}, {"image_url": by_redirect}]})
+        assert job.status_code == 202, job.text
+        finished = wait_job(client, job.json()["id"])
+    assert finished["state"] == "failed"
+    assert [item["error"]["code"] for item in finished["items"]] == ["url_forbidden", "url_forbidden"]
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+
+
+def test_metrics_count_requests_stages_queue_and_items(api: Api, photos: dict[str, bytes]) -> None:
+    with api.client() as client:
+        assert cutout(client, photos["coffee-cup"]).status_code == 200
+        text = client.get("/metrics").text
+    assert 'promptcut_http_requests_total{method="POST",route="/v1/cutouts",status="200"}' in text
+    assert 'promptcut_stage_seconds_count{operation="cut",stage="segment"}' in text
+    assert "promptcut_queue_depth" in text and "promptcut_workers_busy" in text
+    assert 'promptcut_items{state="done"}' in text
+    assert 'route="/v1/items/{item_id}"' in text
+    assert not re.search(r'route="/v1/(items|jobs)/[^{"]', text)  # ids never become label values
+
+
+# ------------------------------------------------------------------------------------------------ overload
+
+
+class GatedSegmenter:
+    """The classical segmenter behind a gate the test opens: makes "all workers busy" deterministic."""
+
+    def __init__(self) -> None:
+        from fusion.segmenters import get_segmenter
+
+        self.inner = get_segmenter("classical")
+        self.name = self.inner.name
+        self.gate = threading.Event()
+        self.entered = threading.Semaphore(0)
+
+    def segment(self, image: np.ndarray, prompts: Any) -> Any:
+        self.entered.release()
+        self.gate.wait(WAIT_SECONDS)
+        return self.inner.segment(image, prompts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_full_pool_answers_429_with_retry_after_then_recovers(tmp_path: Path, photos: dict[str, bytes]) -> None:
+    from service.api.app import create_app
+    from service.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, segmenter="classical", workers=1, queue_size=1,
+                        max_concurrent_jobs_per_key=1)
+    keys, _ = make_keys(settings, ("a",))
+    segmenter = GatedSegmenter()
+    app = create_app(settings, segmenter=segmenter)
+    results: dict[str, httpx.Response] = {}
+
+    def post(name: str) -> None:
+        with httpx.Client(base_url=server.url, headers={"X-Api-Key": keys["a"]}, timeout=WAIT_SECONDS) as client:
+            results[name] = cutout(client, photos["coffee-cup"])
+
+    with ServerThread(app) as server:
+        pool = app.state.services.pool
+        first = threading.Thread(target=post, args=("first",))
+        first.start()
+        assert segmenter.entered.acquire(timeout=WAIT_SECONDS), "the first cut-out never reached the segmenter"
+        second = threading.Thread(target=post, args=("second",))
+        second.start()
+        wait_for(lambda: pool.stats().waiting == 1, "the second request to wait in the queue")
+
+        with httpx.Client(base_url=server.url, headers={"X-Api-Key": keys["a"]}, timeout=WAIT_SECONDS) as client:
+            busy = cutout(client, photos["coffee-cup"])
+            assert_error(busy, 429, "busy")
+            assert int(busy.headers["retry-after"]) >= 1
+            # Jobs are accepted (they wait in the database, not in memory) up to the per-key limit.
+            job = client.post("/v1/jobs", files=[("image_file", ("a.jpg", photos["rocket"], "image/jpeg"))])
+            assert job.status_code == 202, job.text
+            second_job = client.post("/v1/jobs", files=[("image_file", ("b.jpg", photos["rocket"], "image/jpeg"))])
+            assert_error(second_job, 429, "too_many_jobs")
+            assert int(second_job.headers["retry-after"]) >= 1
+            assert pool.stats().waiting == 1  # the job item is not in memory while the pool is full
+
+            segmenter.gate.set()
+            first.join(WAIT_SECONDS)
+            second.join(WAIT_SECONDS)
+            assert results["first"].status_code == 200 and results["second"].status_code == 200
+            assert wait_job(client, job.json()["id"])["state"] == "done"
+            assert client.post("/v1/jobs", files=[("image_file", ("c.jpg", photos["rocket"], "image/jpeg"))]
+                               ).status_code == 202
+            assert 'promptcut_rejected_total{reason="busy"} 1.0' in client.get("/metrics").text
+
+
+class BrokenSegmenter:
+    """A backend with a bug: every segment() raises something no one planned for."""
+
+    name = "broken"
+
+    def segment(self, image: np.ndarray, prompts: Any) -> Any:
+        raise RuntimeError("boom at /srv/secret/path")
+
+
+def test_unexpected_errors_are_500_json_without_details(tmp_path: Path, photos: dict[str, bytes]) -> None:
+    from service.api.app import create_app
+    from service.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, workers=1, queue_size=2)
+    keys, _ = make_keys(settings, ("a",))
+    with ServerThread(create_app(settings, segmenter=BrokenSegmenter())) as server:
+        with httpx.Client(base_url=server.url, headers={"X-Api-Key": keys["a"]}, timeout=WAIT_SECONDS) as client:
+            response = cutout(client, photos["coffee-cup"])
+            assert_error(response, 500, "internal")
+            assert "boom" not in response.text and "/srv" not in response.text
+            job = client.post("/v1/jobs", files=[("image_file", ("a.jpg", photos["rocket"], "image/jpeg"))])
+            finished = wait_job(client, job.json()["id"])
+            assert finished["state"] == "failed"
+            error = finished["items"][0]["error"]
+            assert error["code"] == "internal" and "boom" not in error["message"]
+            assert client.get("/healthz").status_code == 200  # the server lives on
