@@ -55,3 +55,67 @@ def test_an_unnamed_server_recovers_every_interrupted_item(tmp_path) -> None:
 def test_instance_names_are_checked(tmp_path, name) -> None:
     with pytest.raises(ValueError):
         Settings(data_dir=tmp_path, instance_name=name)
+
+
+def _photo_bytes(seed: int) -> bytes:
+    """A 96×96 JPEG: a coloured block on a light backdrop."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    image = np.full((96, 96, 3), 235, np.uint8)
+    image[24:80, 30:66] = (40 + 20 * seed, 90, 160)
+    out = io.BytesIO()
+    Image.fromarray(image).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def test_two_servers_share_one_postgresql_and_do_each_item_once(tmp_path) -> None:
+    """Scaled out: two named servers on one PostgreSQL database and one artifact folder drain a job together;
+    every item is claimed once (attempts == 1) and has exactly one output."""
+    import time
+
+    from service.artifacts import ArtifactStore
+    from service.db.repo import ArtifactRef
+    from tests.test_db import temporary_postgres_database
+
+    with temporary_postgres_database() as url:
+        shared = dict(data_dir=tmp_path, database_url=url, workers=1, segmenter="classical")
+        first = Settings(instance_name="web-1", **shared)
+        database = open_database(url)
+        store = ArtifactStore(first.artifacts_dir)
+        with database.session() as db:
+            key, _ = repo.create_key(db, "shop")
+            originals = [store.put(_photo_bytes(i)) for i in range(6)]
+            new_items = [NewItem(ref=f"sku-{i}", original=ArtifactRef(d, None, "image/jpeg"))
+                         for i, d in enumerate(originals)]
+            job_id = repo.create_job(db, key.id, new_items, render={}, callback_url=None).id
+        servers = [start_services(settings, Metrics(), segmenter=get_segmenter("classical"))
+                   for settings in (first, Settings(instance_name="web-2", **shared))]
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                with database.session() as db:
+                    if repo.refresh_job_state(db, job_id).state in ("done", "failed"):
+                        break
+                time.sleep(0.1)
+            with database.session() as db:
+                items = repo.job_items(db, job_id)
+                states = {item.ref: (item.state, item.attempts) for item in items}
+                outputs = {item.ref: sum(1 for a in item_artifacts(db, item.id) if a.kind == "output")
+                           for item in items}
+        finally:
+            for server in servers:
+                server.stop()
+            database.close()
+    assert states == {f"sku-{i}": ("done", 1) for i in range(6)}
+    assert outputs == {f"sku-{i}": 1 for i in range(6)}
+
+
+def item_artifacts(db, item_id: str):
+    from sqlalchemy import select
+
+    from service.db.schema import Artifact
+
+    return db.scalars(select(Artifact).where(Artifact.item_id == item_id)).all()
