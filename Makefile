@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench eval-dev lint clean
+.PHONY: install demo test bench bench-service bench-neural serve eval-dev lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/promptcut bench samples --baseline grabcut-rect --megapixels 24
+
+bench-service: $(STAMP)
+	$(BIN)/promptcut bench-service
+
+bench-neural: $(STAMP)
+	$(BIN)/promptcut bench-neural --random-init
+
+serve: $(STAMP)
+	$(BIN)/promptcut serve
 
 eval-dev: $(STAMP)
 	$(BIN)/promptcut eval ../shared/data/eval-dev --baseline grabcut-rect --studio --workers 2 --json eval-dev.json
