@@ -327,6 +327,20 @@ def _blurred_ellipse(shape: tuple[int, int], centre: tuple[int, int], axes: tupl
     return cv2.resize(small, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)[:height, :width]
 
 
+def premultiplied_crop(
+    foreground: np.ndarray, alpha: np.ndarray, framing: Framing
+) -> tuple[Placement, np.ndarray, np.ndarray]:
+    """Plan the framing and cut out the placed box: (placement, alpha crop h×w float32, premultiplied colour
+    h×w×3 float32). Only the placed crop is ever premultiplied (a 24-MP photo's float copy is ~300 MB)."""
+    if foreground.ndim != 3 or foreground.shape[2] != 3 or foreground.dtype != np.uint8:
+        raise InvalidOptionError(f"foreground must be H×W×3 uint8, got {foreground.shape} {foreground.dtype}")
+    a = _unit_alpha(alpha, foreground.shape[:2])
+    placement = plan(a.shape, product_box(a) if framing.crop else None, framing)
+    x0, y0, x1, y1 = placement.crop
+    a = a[y0:y1, x0:x1]
+    return placement, a, foreground[y0:y1, x0:x1].astype(np.float32) * a[..., None]
+
+
 def compose(foreground: np.ndarray, alpha: np.ndarray, background: Background, framing: Framing) -> np.ndarray:
     """Frame the product and composite it: out = F·α + B·(1−α), rounded to uint8.
 
@@ -334,14 +348,8 @@ def compose(foreground: np.ndarray, alpha: np.ndarray, background: Background, f
     Returns h×w×4 uint8 straight-alpha RGBA for Transparent, else h×w×3 uint8 RGB; h×w is the framed canvas.
     A contact shadow is added when framing.shadow is True, or when it is None and the background is a theme.
     """
-    if foreground.ndim != 3 or foreground.shape[2] != 3 or foreground.dtype != np.uint8:
-        raise InvalidOptionError(f"foreground must be H×W×3 uint8, got {foreground.shape} {foreground.dtype}")
-    a = _unit_alpha(alpha, foreground.shape[:2])
-    placement = plan(a.shape, product_box(a) if framing.crop else None, framing)
-    # Only the placed crop is ever resampled: premultiply just that (a 24-MP photo's float copy is ~300 MB).
+    placement, a, premultiplied = premultiplied_crop(foreground, alpha, framing)
     x0, y0, x1, y1 = placement.crop
-    a = a[y0:y1, x0:x1]
-    premultiplied = foreground[y0:y1, x0:x1].astype(np.float32) * a[..., None]
     colour, cover = apply_placement(replace(placement, crop=(0, 0, x1 - x0, y1 - y0)), premultiplied, a)
     width, height = placement.canvas
     wants_shadow = framing.shadow if framing.shadow is not None else isinstance(background, Themed)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from fusion.compose import _unit_alpha, shadow_patch
+from fusion.compose import premultiplied_crop, shadow_patch
 from fusion.errors import InvalidArtifactError, InvalidOptionError
-from fusion.framing import Framing, apply_placement, plan, product_box
+from fusion.framing import Framing, apply_placement
 from fusion.npz import from_npz, require, to_npz
 
 FORMAT_VERSION = 1
@@ -55,13 +55,8 @@ def build_layer(foreground: np.ndarray, alpha: np.ndarray, framing: Framing, key
     Placement is fusion.framing's (crop to the product, fill, align, margin, size); `framing.shadow` is not
     used here: the shadow patch is always computed, and `composite_layer` decides whether to draw it.
     """
-    if foreground.ndim != 3 or foreground.shape[2] != 3 or foreground.dtype != np.uint8:
-        raise InvalidOptionError(f"foreground must be H×W×3 uint8, got {foreground.shape} {foreground.dtype}")
-    a = _unit_alpha(alpha, foreground.shape[:2])
-    placement = plan(a.shape, product_box(a) if framing.crop else None, framing)
+    placement, a, premultiplied = premultiplied_crop(foreground, alpha, framing)
     x0, y0, x1, y1 = placement.crop
-    a = a[y0:y1, x0:x1]
-    premultiplied = foreground[y0:y1, x0:x1].astype(np.float32) * a[..., None]
     # Resample only the placed box (a canvas of its own size), then clip it to the real canvas.
     own = replace(placement, crop=(0, 0, x1 - x0, y1 - y0), offset=(0, 0), canvas=placement.size)
     colour, cover = apply_placement(own, premultiplied, a)
