@@ -16,6 +16,20 @@ from service.cli_support import user_errors
 DEFAULT_TITLE = "White Ceramic Coffee Mug 12oz"
 
 
+def neural_model_dir(random_init: bool, models: Path, scratch: Path, say) -> Path:
+    """The model folder to time: full-size random-init models built into `scratch`, or `models` (checked)."""
+    from fusion.segmenters.models import CLIPSEG_ID, ONEFORMER_ID, require_model
+
+    if random_init:
+        from fusion.segmenters.random_models import build_random_models
+
+        say("building full-size random-init CLIPSeg rd64 + OneFormer Swin-L (≈1.4 GB, ~20 s)…")
+        return build_random_models(scratch, scale="full")
+    require_model(models, CLIPSEG_ID)
+    require_model(models, ONEFORMER_ID)
+    return models
+
+
 def bench_neural(
     image_path: Path = typer.Option(Path("samples/coffee-cup.jpg"), "--image", help="The product photo to time."),
     title: str = typer.Option(DEFAULT_TITLE, "--title", help="Product title; its first --prompts prompts are used."),
@@ -41,7 +55,6 @@ def bench_neural(
     from fusion.bench import resize_longest
     from fusion.imageio import load_image
     from fusion.neural_bench import run_neural_bench
-    from fusion.segmenters.models import require_model, CLIPSEG_ID, ONEFORMER_ID
     from prompting import build_prompts
     from prompting.types import PromptSet
 
@@ -51,14 +64,7 @@ def bench_neural(
         built = build_prompts(title=title)
         phrases = (tuple(built.positives) + tuple(built.negatives))[:prompt_count]
         prompts = PromptSet(positives=phrases, title=title, source="title")
-        if random_init:
-            from fusion.segmenters.random_models import build_random_models
-
-            console.print("building full-size random-init CLIPSeg rd64 + OneFormer Swin-L (≈1.4 GB, ~20 s)…")
-            models = build_random_models(Path(scratch), scale="full")
-        else:
-            require_model(models, CLIPSEG_ID)
-            require_model(models, ONEFORMER_ID)
+        models = neural_model_dir(random_init, models, Path(scratch), console.print)
         result = run_neural_bench(
             models, photo, prompts, threads=threads, working_size=working_size, repeat=repeat,
             default_resolution=default_resolution, progress=lambda line: console.print(f"timing {line}…"),

@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from service.cli_models import models_dir_option
 from service.cli_support import user_errors
 
 
@@ -22,20 +23,32 @@ def bench_service_command(
     job_items: int = typer.Option(50, "--job-items", min=1, help="Items in the timed job."),
     workers: int = typer.Option(2, "--workers", min=1, help="Server worker threads for the job."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the results as JSON (- for stdout)."),
+    neural: bool = typer.Option(False, "--neural", help="Time the engine with the neural backend instead."),
+    random_init: bool = typer.Option(False, "--random-init", help="With --neural: full-size random-init models."),
+    models: Path = models_dir_option(),
 ) -> None:
     """Time cut → reprompt → theme swap per photo (classical backend, JPEG), then the API on top."""
+    import tempfile
+
     from service.bench_service import bench_service, sample_titles
+    from service.cli_bench_neural import neural_model_dir
     from service.inputs import collect_inputs
 
-    with user_errors():
+    with user_errors(), tempfile.TemporaryDirectory(prefix="promptcut-random-models-") as scratch:
         photos = [item.source for item in collect_inputs(inputs or ["samples"])]
         titles = sample_titles(Path("samples")) if Path("samples/titles.csv").is_file() else None
-        result = bench_service(photos, longest=longest, repeat=repeat, theme=theme, output_format="jpeg",
-                               size=size, titles=titles)
+        segmenter = None
+        if neural:
+            from fusion.segmenters import get_segmenter
+
+            segmenter = get_segmenter("neural", model_dir=neural_model_dir(random_init, models, Path(scratch),
+                                                                           typer.echo))
+        result = bench_service(photos, segmenter, longest=longest, repeat=repeat, theme=theme,
+                               output_format="jpeg", size=size, titles=titles)
         report = {"engine": result.to_dict()}
         for line in result.lines():
             typer.echo(line)
-        if api:
+        if api and not neural:  # the API figures are specified for the classical backend
             from service.api.job_bench import measure_job
             from service.api.overhead import measure
 
