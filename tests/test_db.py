@@ -280,6 +280,18 @@ def test_queued_items_come_oldest_first(database: Database, key_id: str) -> None
         assert repo.next_queued_items(db, 10) == first[1:] + second
 
 
+def test_queued_items_take_the_stores_in_turn(database: Database, key_id: str) -> None:
+    """A big job from one store does not starve a later, small job from another store."""
+    _, big = _job(database, key_id, count=4)
+    with database.session() as db:
+        other_key, _ = repo.create_key(db, "other store")
+        other_key_id = other_key.id
+    _, small = _job(database, other_key_id, count=2)
+    with database.session() as db:
+        assert repo.next_queued_items(db, 10) == [big[0], small[0], big[1], small[1], big[2], big[3]]
+        assert repo.next_queued_items(db, 2) == [big[0], small[0]]
+
+
 def test_only_one_of_many_concurrent_claims_wins(database: Database, key_id: str) -> None:
     _, items = _job(database, key_id, count=3)
     for item_id in items:

@@ -216,8 +216,13 @@ def _expire(db: Session, model: type, row_id: object) -> None:
 
 
 def next_queued_items(db: Session, limit: int) -> list[str]:
-    """Ids of queued items, oldest first (then by position in their job)."""
-    query = (select(Item.id).where(Item.state == "queued").order_by(Item.created_at, Item.position, Item.id)
+    """Ids of queued items, taking the stores (API keys) in turn: every store's oldest queued item first, then
+    every store's second, … — so one store's 500-item catalogue never holds another store's 3 items for
+    minutes. Within a store: oldest first, then by position in the job."""
+    turn = func.row_number().over(partition_by=Item.key_id, order_by=(Item.created_at, Item.position, Item.id))
+    queued = select(Item.id, Item.created_at, Item.position, turn.label("turn")).where(Item.state == "queued")
+    queued = queued.subquery()
+    query = (select(queued.c.id).order_by(queued.c.turn, queued.c.created_at, queued.c.position, queued.c.id)
              .limit(limit))
     return list(db.scalars(query))
 
