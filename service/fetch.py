@@ -21,6 +21,7 @@ from typing import Callable, Protocol, Sequence, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from fusion.errors import PromptcutError
+from service.webhook_signing import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +150,11 @@ def fetch_image(url: str, settings: UrlSettings, *, tls_context: ssl.SSLContext 
 
 
 def post_webhook(
-    url: str, payload: dict, settings: UrlSettings, *, tls_context: ssl.SSLContext | None = None
+    url: str, payload: dict, settings: UrlSettings, *, secret: str | None = None,
+    tls_context: ssl.SSLContext | None = None,
 ) -> bool:
-    """POST `payload` as JSON under the same address rules; redirects are not followed.
+    """POST `payload` as JSON under the same address rules; redirects are not followed. With `secret`, the body
+    is signed (service.webhook_signing) in the X-Promptcut-Signature header.
 
     Returns True on a 2xx answer within settings.webhook_timeout seconds. Never raises: a seller's broken
     endpoint must not fail the job it reports on; the reason is logged as one line.
@@ -162,7 +165,9 @@ def post_webhook(
         shown = target.shown
         body = json.dumps(payload, separators=(",", ":"), default=str).encode()
         deadline = _Deadline(settings.webhook_timeout)
-        response = _request(target, settings, deadline, tls_context, via="", method="POST", body=body)
+        extra = {SIGNATURE_HEADER: sign(secret, body)} if secret else {}
+        response = _request(target, settings, deadline, tls_context, via="", method="POST", body=body,
+                            extra_headers=extra)
         with response:
             if 200 <= response.status < 300:
                 return True
@@ -388,7 +393,7 @@ class _Response:
 
 
 def _request(target: Target, settings: UrlSettings, deadline: _Deadline, tls_context: ssl.SSLContext | None,
-             *, via: str, method: str, body: bytes | None) -> _Response:
+             *, via: str, method: str, body: bytes | None, extra_headers: dict[str, str] | None = None) -> _Response:
     """Resolve, check, connect to a checked address and send one request; → the response, headers read."""
     shown = target.shown + via
     candidates = _resolve(target, settings, deadline, via)
@@ -403,6 +408,7 @@ def _request(target: Target, settings: UrlSettings, deadline: _Deadline, tls_con
         headers["Accept"] = "image/webp,image/png,image/jpeg,image/*;q=0.8,*/*;q=0.5"
     else:
         headers["Content-Type"] = "application/json"
+    headers.update(extra_headers or {})
     last_error: BaseException | None = None
     for family, sockaddr in candidates:  # like create_connection: the next address when one refuses
         connection = _PinnedConnection(target, family, sockaddr, deadline.remaining(shown), tls)

@@ -27,6 +27,7 @@ import pytest
 import uvicorn
 from PIL import Image
 
+from service.webhook_signing import secret_for_key, verify
 from tests.conftest import SAMPLES, decompression_bomb_png
 
 SIDE = 256
@@ -91,6 +92,7 @@ class Api:
     revoked_key: str
     hooks: list[dict]
     image_base: str
+    host: "ImageHost"
 
     def client(self, key: str | None = "a", headers: dict[str, str] | None = None) -> httpx.Client:
         sent = {"X-Api-Key": self.keys[key]} if key else {}
@@ -121,6 +123,7 @@ class ImageHost:
 
     port: int
     hooks: list[dict] = field(default_factory=list)
+    signatures: list[tuple[bytes, str]] = field(default_factory=list)  # (raw body, X-Promptcut-Signature)
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +155,9 @@ def image_host(photos: dict[str, bytes]) -> Iterator[ImageHost]:
 
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length", "0"))
-            host.hooks.append(json.loads(self.rfile.read(length)))
+            raw = self.rfile.read(length)
+            host.signatures.append((raw, self.headers.get("X-Promptcut-Signature", "")))
+            host.hooks.append(json.loads(raw))
             self.send_response(204)
             self.end_headers()
 
@@ -189,7 +194,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, image_host: ImageHost) -> Iter
     keys, revoked = make_keys(settings, ("a", "b"))
     app = create_app(settings)
     with ServerThread(app) as server:
-        yield Api(server.url, app, keys, revoked, image_host.hooks, f"http://127.0.0.1:{image_host.port}")
+        yield Api(server.url, app, keys, revoked, image_host.hooks, f"http://127.0.0.1:{image_host.port}", image_host)
 
 
 def wait_for(predicate: Callable[[], Any], what: str) -> Any:
@@ -372,6 +377,10 @@ def test_json_job_with_urls_completes_zip_theme_swap_and_webhook(api: Api) -> No
     hook = wait_for(lambda: [h for h in api.hooks[hook_count:] if h["job"]["id"] == job["id"]], "the webhook")[0]
     assert hook["event"] == "job.finished" and hook["job"]["state"] == "done"
     assert hook["job"]["counts"]["done"] == 2
+    raw, signature = next((raw, sig) for raw, sig in api.host.signatures if json.loads(raw) == hook)
+    assert verify(secret_for_key(api.keys["a"]), raw, signature)  # signed with the job's own key
+    assert not verify(secret_for_key(api.keys["b"]), raw, signature)
+    assert not verify(secret_for_key(api.keys["a"]), raw + b" ", signature)
     with api.client() as client:
         assert wait_for(lambda: client.get(f"/v1/jobs/{job['id']}").json()["webhook_state"] == "sent", "sent")
 

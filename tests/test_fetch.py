@@ -680,3 +680,15 @@ def test_importing_fetch_stays_light() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_webhook_signatures_verify_only_the_exact_body_and_recent_times() -> None:
+    from service.webhook_signing import secret_for_key, sign, verify
+
+    secret = secret_for_key("pc_example")
+    header = sign(secret, b'{"a":1}', timestamp=1_000_000)
+    assert verify(secret, b'{"a":1}', header, now=1_000_010)
+    assert not verify(secret, b'{"a":2}', header, now=1_000_010)  # body changed
+    assert not verify(secret_for_key("pc_other"), b'{"a":1}', header, now=1_000_010)  # another store's key
+    assert not verify(secret, b'{"a":1}', header, now=1_000_000 + 301)  # too old: a replay
+    assert not verify(secret, b'{"a":1}', "garbage", now=1_000_010)

@@ -140,7 +140,7 @@ class JobDispatcher:
     def _deliver(self, job_id: str) -> None:
         from service.api.views import job_json
         from service.db import repo
-        from service.db.schema import Job
+        from service.db.schema import ApiKey, Job
         from service.fetch import post_webhook
 
         services = self._services
@@ -153,7 +153,9 @@ class JobDispatcher:
                 "job": job_json(job, repo.job_counts(db, job_id), repo.job_items(db, job_id)),
             }
             url = job.callback_url
-        delivered = post_webhook(url, _jsonable(payload), services.settings)
+            key = db.get(ApiKey, job.key_id)
+            secret = key.key_hash if key is not None else None  # = webhook_signing.secret_for_key(the API key)
+        delivered = post_webhook(url, _jsonable(payload), services.settings, secret=secret)
         services.metrics.webhooks.labels("sent" if delivered else "failed").inc()
         with services.database.session() as db:
             repo.set_webhook_state(db, job_id, delivered)
