@@ -37,6 +37,7 @@ def evidence_to_bytes(evidence: Evidence) -> bytes:
         "label_names": list(evidence.label_names),
         "prompts_used": bool(evidence.prompts_used),
         "notes": list(evidence.notes),
+        "hinted_labels": [int(i) for i in evidence.hinted_labels],
     }
     return to_npz(arrays, meta, compress=("heatmap", "labels", "negative_heatmap"))
 
@@ -58,8 +59,11 @@ def evidence_from_bytes(data: bytes) -> Evidence:
     if image.shape[:2] != shape or image.shape[2] != 3 or any(p.shape != shape for p in planes):
         raise InvalidArtifactError("stored evidence arrays disagree in size")
     backend, names, notes = meta.get("backend"), meta.get("label_names", []), meta.get("notes", [])
+    hinted = meta.get("hinted_labels", [])  # absent in evidence stored before label hints were kept
     if not isinstance(backend, str) or not all(isinstance(s, str) for s in (*names, *notes)):
         raise InvalidArtifactError("stored evidence has malformed metadata")
+    if not isinstance(hinted, list) or not all(isinstance(i, int) and i >= 0 for i in hinted):
+        raise InvalidArtifactError("stored evidence has malformed label hints")
     return Evidence(
         image=image,
         heatmap=heatmap,
@@ -70,4 +74,5 @@ def evidence_from_bytes(data: bytes) -> Evidence:
         negative_heatmap=negative,
         prompts_used=bool(meta.get("prompts_used", False)),
         notes=tuple(notes),
+        hinted_labels=tuple(hinted),
     )

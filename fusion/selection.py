@@ -4,8 +4,10 @@ Each region of `evidence.labels` is scored by the heatmap inside it (minus any n
 Regions scoring at least half the best are candidates; touching candidates form groups (one product can
 span several regions: shoe + sole, person + bag). The best group is kept, plus any other group the heatmap
 clearly supports (a pair of earrings). When the two best separate groups are nearly equal and the
-evidence for them is only moderate, the centre prior decides (`tie_broken`). When the heatmap says
-nothing (weak or flat everywhere), the regions in the centre of the frame are kept with low confidence.
+evidence for them is only moderate, a label hint decides if exactly one of them holds a hinted class (the
+product's likely semantic class, from the title: "cup" for a mug), else the centre prior (`tie_broken`).
+When the heatmap says nothing (weak or flat everywhere), the hinted regions are kept if there are any of a
+plausible size, else the regions in the centre of the frame — both with low confidence.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ TIE_MARGIN = 0.1  # groups whose scores differ by less than this share of the be
 WEAK_SCORE = 0.15  # best region below this: the heatmap found nothing
 FLAT_CONTRAST = 0.1  # best region less than this above the image mean: the heatmap is flat
 CENTRE_SUBJECT = 0.5  # prior level that marks the centred search area
+HINT_MIN_AREA = 0.01  # hinted regions smaller than this share of the image are not a product on their own
 EDGE_SOFTNESS = 0.7  # px (working resolution) of the ramp given to the mask edge
 
 
@@ -77,24 +80,36 @@ def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
     return float((values * weights).sum() / total) if total > 0 else 0.0
 
 
+def _hinted_mask(evidence: Evidence, n: int) -> np.ndarray:
+    """n bool: the regions whose class is one of the prompts' label hints."""
+    hinted = np.zeros(n, bool)
+    ids = [i for i in evidence.hinted_labels if 0 <= i < n]
+    hinted[ids] = True
+    return hinted
+
+
 def _choose_by_heatmap(
-    stats: RegionStats, labels: np.ndarray
+    stats: RegionStats, labels: np.ndarray, hinted: np.ndarray
 ) -> tuple[np.ndarray, bool, str]:
-    """Chosen regions (n bool), whether the centre prior broke a tie, and the reason."""
+    """Chosen regions (n bool), whether a tie was broken (by a label hint or the centre prior), and the reason."""
     best = float(stats.score.max())
     candidates = (stats.score >= CANDIDATE_SHARE * best) & (stats.pixels > 0)
     group_of = _candidate_groups(labels, candidates)
     groups = np.unique(group_of[group_of >= 0])
     group_score = np.array([_weighted_mean(stats.score[group_of == g], stats.pixels[group_of == g]) for g in groups])
     group_centre = np.array([_weighted_mean(stats.centre[group_of == g], stats.pixels[group_of == g]) for g in groups])
+    group_hinted = np.array([bool(hinted[group_of == g].any()) for g in groups])
     order = np.argsort(-group_score, kind="stable")
-    leader, tie_broken = order[0], False
+    leader, tie_broken, decider = order[0], False, "the centre prior"
     if len(order) > 1:
         runner = order[1]
         tied = group_score[leader] - group_score[runner] < TIE_MARGIN * group_score[leader]
         both_strong = group_score[runner] >= STRONG_SCORE
         if tied and not both_strong:
-            leader = runner if group_centre[runner] > group_centre[leader] else leader
+            if group_hinted[leader] != group_hinted[runner]:
+                leader, decider = (leader if group_hinted[leader] else runner), "a label hint"
+            else:
+                leader = runner if group_centre[runner] > group_centre[leader] else leader
             tie_broken = True
     kept = {int(groups[leader])}
     if not tie_broken:
@@ -102,7 +117,7 @@ def _choose_by_heatmap(
     chosen = np.isin(group_of, list(kept))
     parts = f"{int(chosen.sum())} region(s) in {len(kept)} group(s)"
     if tie_broken:
-        reason = f"kept {parts}; the centre prior decided between near-equal candidates"
+        reason = f"kept {parts}; {decider} decided between near-equal candidates"
     else:
         reason = f"kept {parts} with mean heatmap ≥ {CANDIDATE_SHARE * best:.2f}"
     return chosen, tie_broken, reason
@@ -146,13 +161,19 @@ def select(evidence: Evidence) -> Mask:
     stats = region_stats(evidence)
     best = float(stats.score.max())
     contrast = best - _weighted_mean(stats.score, stats.pixels)
+    hinted = _hinted_mask(evidence, len(stats.score)) & (stats.pixels > 0)
     if best < WEAK_SCORE or contrast < FLAT_CONTRAST:
-        chosen = _choose_centre_subject(stats)
         tie_broken = False
-        confidence = 0.1
-        reason = "heatmap too weak or flat to decide; kept the centred subject (check this one)"
+        if stats.area[hinted].sum() >= HINT_MIN_AREA:
+            chosen, confidence = hinted, 0.2
+            names = ", ".join(sorted({evidence.label_names[i] for i in np.flatnonzero(hinted)
+                                      if i < len(evidence.label_names)})) or "the hinted classes"
+            reason = f"heatmap too weak or flat to decide; kept the regions labelled {names} (check this one)"
+        else:
+            chosen, confidence = _choose_centre_subject(stats), 0.1
+            reason = "heatmap too weak or flat to decide; kept the centred subject (check this one)"
     else:
-        chosen, tie_broken, reason = _choose_by_heatmap(stats, evidence.labels)
+        chosen, tie_broken, reason = _choose_by_heatmap(stats, evidence.labels, hinted)
         inside = _weighted_mean(stats.score[chosen], stats.pixels[chosen])
         outside = _weighted_mean(stats.score[~chosen], stats.pixels[~chosen])
         confidence = float(np.clip(inside - outside, 0.0, 1.0)) * (0.6 if tie_broken else 1.0)

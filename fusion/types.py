@@ -22,6 +22,8 @@ class Evidence:
     backend:  "classical", "neural", ...
     prompts_used: False when the backend cannot read text (it then says so in `notes`).
     notes:    human-readable remarks recorded in output metadata.
+    hinted_labels: region ids whose class name is one of the prompts' label hints (the product's likely
+              OneFormer classes); selection uses them to break ties and when the heatmap is too weak.
     """
 
     image: np.ndarray
@@ -33,6 +35,7 @@ class Evidence:
     negative_heatmap: np.ndarray | None = None
     prompts_used: bool = False
     notes: tuple[str, ...] = ()
+    hinted_labels: tuple[int, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int]:

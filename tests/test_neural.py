@@ -256,3 +256,16 @@ def test_cli_replace_refuses_an_unknown_precision(model_dir, tmp_path) -> None:
                      "--models", str(model_dir), "--precision", "fp8")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "--precision" in result.stderr
+
+
+def test_label_hints_mark_their_classes_and_survive_storage(segmenter, photo) -> None:
+    from dataclasses import replace
+
+    from fusion.evidence_io import evidence_from_bytes, evidence_to_bytes
+
+    hinted = replace(PROMPTS, label_hints=("cup", "bottle"))
+    evidence = segmenter.segment(photo, hinted)
+    assert [evidence.label_names[i] for i in evidence.hinted_labels] == ["bottle", "cup"]
+    assert evidence_from_bytes(evidence_to_bytes(evidence)).hinted_labels == evidence.hinted_labels
+    fixed = segmenter.reprompt(evidence, replace(PROMPTS, label_hints=("dining table",)))
+    assert [fixed.label_names[i] for i in fixed.hinted_labels] == ["dining table"]

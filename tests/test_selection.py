@@ -11,7 +11,8 @@ from fusion.types import Evidence
 H, W = 60, 80
 
 
-def _evidence(labels: np.ndarray, heat_per_label: dict[int, float], negative: np.ndarray | None = None) -> Evidence:
+def _evidence(labels: np.ndarray, heat_per_label: dict[int, float], negative: np.ndarray | None = None,
+              hinted: tuple[int, ...] = ()) -> Evidence:
     heatmap = np.zeros(labels.shape, np.float32)
     for label, value in heat_per_label.items():
         heatmap[labels == label] = value
@@ -22,6 +23,8 @@ def _evidence(labels: np.ndarray, heat_per_label: dict[int, float], negative: np
         prior=centre_prior(labels.shape),
         backend="test",
         negative_heatmap=negative,
+        label_names=tuple(f"class{i}" for i in range(int(labels.max()) + 1)),
+        hinted_labels=hinted,
     )
 
 
@@ -91,3 +94,31 @@ def test_region_list_is_capped_and_chosen_first() -> None:
     flags = [r.chosen for r in mask.regions]
     assert flags == sorted(flags, reverse=True) and sum(flags) == 10
     assert 0.0 <= mask.confidence <= 1.0
+
+
+def test_near_tie_goes_to_the_hinted_class_over_the_centre() -> None:
+    labels = np.zeros((H, W), np.int32)
+    labels[22:38, 32:48] = 1  # centred
+    labels[2:18, 2:18] = 2  # corner, but OneFormer calls it the product's class
+    mask = select(_evidence(labels, {1: 0.42, 2: 0.40}, hinted=(2,)))
+    assert _chosen(mask) == {2}
+    assert mask.tie_broken and "label hint" in mask.reason
+
+
+def test_a_clear_heatmap_winner_beats_a_hinted_class() -> None:
+    mask = select(_evidence(_blocks(), {1: 0.9, 2: 0.05, 3: 0.1}, hinted=(3,)))
+    assert _chosen(mask) == {1} and not mask.tie_broken
+
+
+def test_weak_heatmap_keeps_the_hinted_regions_with_low_confidence() -> None:
+    labels = _blocks()
+    mask = select(_evidence(labels, {0: 0.3, 1: 0.3, 2: 0.3, 3: 0.3}, hinted=(3,)))
+    assert _chosen(mask) == {3}
+    assert mask.confidence < 0.3 and "class3" in mask.reason
+
+
+def test_a_tiny_hinted_region_does_not_replace_the_centre_subject() -> None:
+    labels = _blocks()
+    labels[0, 0] = 4  # one pixel of a hinted class
+    mask = select(_evidence(labels, {0: 0.3, 1: 0.3, 2: 0.3, 3: 0.3, 4: 0.3}, hinted=(4,)))
+    assert 4 not in _chosen(mask) and "centred subject" in mask.reason

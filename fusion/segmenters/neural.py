@@ -117,6 +117,12 @@ def _load_oneformer(folder: Path) -> tuple[Any, Any, tuple[str, ...]]:
     return model.eval(), processor, names
 
 
+def hinted_label_ids(label_names: tuple[str, ...], prompts: PromptSet) -> tuple[int, ...]:
+    """Ids of the classes named by the prompts' label hints (names as OneFormer spells them)."""
+    hints = set(prompts.label_hints)
+    return tuple(index for index, name in enumerate(label_names) if name in hints)
+
+
 class NeuralSegmenter:
     """CLIPSeg + OneFormer behind the Segmenter protocol. See the module docstring.
 
@@ -263,6 +269,7 @@ class NeuralSegmenter:
             negative_heatmap=negative,
             prompts_used=True,
             notes=notes,
+            hinted_labels=hinted_label_ids(self._loaded.label_names, prompts),
         )
 
     def reprompt(self, evidence: Evidence, prompts: PromptSet) -> Evidence:
@@ -271,7 +278,8 @@ class NeuralSegmenter:
         if evidence.backend != self.name:
             raise InvalidArtifactError(f"evidence from the {evidence.backend!r} backend cannot be reprompted by {self.name!r}")
         heatmap, negative, notes = self._prompted(evidence.image, prompts)
-        return replace(evidence, heatmap=heatmap, negative_heatmap=negative, prompts_used=True, notes=notes)
+        return replace(evidence, heatmap=heatmap, negative_heatmap=negative, prompts_used=True, notes=notes,
+                       hinted_labels=hinted_label_ids(evidence.label_names, prompts))
 
     def _prompted(self, small: np.ndarray, prompts: PromptSet) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
         """The prompt-dependent part of the evidence on the working image: (heatmap, negative heatmap or None,
