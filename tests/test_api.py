@@ -262,6 +262,8 @@ def test_cutout_returns_the_image_with_metadata_headers(api: Api, photos: dict[s
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/jpeg"
     assert response.headers["x-promptcut-backend"] == "classical"
+    # classical regions are anonymous superpixels: a count, not a list of meaningless ids
+    assert "x-promptcut-labels" not in response.headers and int(response.headers["x-promptcut-regions"]) >= 1
     assert 0.0 <= float(response.headers["x-promptcut-confidence"]) <= 1.0
     assert "segment;dur=" in response.headers["server-timing"]
     assert response.headers["x-content-type-options"] == "nosniff"

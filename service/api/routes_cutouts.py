@@ -118,13 +118,17 @@ async def create_cutout(
     except PromptcutError as exc:
         raise from_library(exc, field="image_url" if url else "image_file") from None
 
+    labels = chosen_labels(outcome.metadata)
     headers = {
         "X-Promptcut-Item": outcome.item_id,
         "X-Promptcut-Backend": header_safe(str(outcome.metadata.get("backend", ""))),
-        "X-Promptcut-Labels": header_safe(",".join(chosen_labels(outcome.metadata))),
         "Server-Timing": server_timing(outcome.metadata, outcome.seconds),
         "Location": f"/v1/items/{outcome.item_id}",
     }
+    if all(label.isdigit() for label in labels):  # anonymous regions (classical superpixels): a count says more
+        headers["X-Promptcut-Regions"] = str(len(labels))
+    else:
+        headers["X-Promptcut-Labels"] = header_safe(",".join(labels))
     level = confidence(outcome.metadata)
     if level is not None:
         headers["X-Promptcut-Confidence"] = f"{level:.3f}"
