@@ -27,6 +27,7 @@ class Settings(BaseSettings):
 
     workers: int = Field(default=2, ge=1)
     torch_threads: int = Field(default=1, ge=1)
+    precision: str = Field(default="auto", pattern=r"^(auto|bf16|fp32)$")  # neural backend (see NeuralSegmenter)
     queue_size: int = Field(default=8, ge=1)  # pending work held in memory by the pool; beyond → 429
 
     max_upload_bytes: int = Field(default=25_000_000, gt=0)

@@ -119,3 +119,17 @@ def item_artifacts(db, item_id: str):
     from service.db.schema import Artifact
 
     return db.scalars(select(Artifact).where(Artifact.item_id == item_id)).all()
+
+
+def test_the_neural_backend_gets_threads_and_precision_from_settings(tiny_model_dir, tmp_path) -> None:
+    from service.api.services import build_segmenter
+    from tests.conftest import require_modules
+
+    require_modules("torch", "transformers")
+    settings = Settings(data_dir=tmp_path, models=tiny_model_dir, segmenter="neural", torch_threads=1,
+                        precision="fp32")
+    segmenter, notice = build_segmenter(settings)
+    assert (segmenter.name, segmenter.threads, segmenter.precision, segmenter.loaded) == ("neural", 1, "fp32", True)
+    assert notice is None
+    with pytest.raises(ValueError):
+        Settings(data_dir=tmp_path, precision="fp8")

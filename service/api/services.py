@@ -95,7 +95,7 @@ def build_segmenter(settings: "Settings") -> tuple["Segmenter", str | None]:
 
     choice = choose_segmenter(settings.segmenter, settings.models)
     if choice.name == "neural":
-        choice = choice.with_options(threads=settings.torch_threads)
+        choice = choice.with_options(threads=settings.torch_threads, precision=settings.precision)
     segmenter = choice.build()
     load = getattr(segmenter, "load", None)
     if callable(load):
