@@ -406,6 +406,27 @@ def test_multipart_job_with_uploaded_files(api: Api, photos: dict[str, bytes]) -
         assert original.content == photos["chelsea-cat"]
 
 
+def test_multipart_job_mixes_uploads_and_image_urls(api: Api, photos: dict[str, bytes]) -> None:
+    files = [("image_file", ("cup.jpg", photos["coffee-cup"], "image/jpeg"))]
+    rows = [{"image_url": f"{api.image_base}/rocket.jpg", "title": "Toy rocket", "ref": "SKU-R"},
+            {"title": "Espresso cup"}]  # entries without image_url go with the uploads, in order
+    with api.client() as client:
+        response = client.post("/v1/jobs", files=files, data={"items": json.dumps(rows)})
+        assert response.status_code == 202, response.text
+        job = wait_job(client, response.json()["id"])
+        assert job["counts"]["done"] == 2, job
+        assert [(item["ref"], item["title"]) for item in job["items"]] == [("cup.jpg", "Espresso cup"),
+                                                                           ("SKU-R", "Toy rocket")]
+        only_urls = client.post("/v1/jobs", files=[("items", (None, json.dumps(rows[:1])))])
+        assert only_urls.status_code == 202, only_urls.text
+        wrong_count = client.post("/v1/jobs", files=files, data={"items": json.dumps(rows[:1])})
+        assert_error(wrong_count, 422, "invalid_request", "items")
+        private = client.post("/v1/jobs", files=files, data={"items": json.dumps(
+            [{"image_url": "https://10.0.0.1/a.jpg"}, {"title": "cup"}])})
+        assert_error(private, 400, "url_forbidden", "items.0.image_url")
+        wait_job(client, only_urls.json()["id"])
+
+
 def test_job_limits_and_malformed_job_requests(api: Api, photos: dict[str, bytes]) -> None:
     url = f"{api.image_base}/coffee-cup.jpg"
     with api.client() as client:

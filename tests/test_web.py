@@ -309,6 +309,21 @@ def test_pasted_urls_show_results_and_item_errors(page: Page, service: dict, ima
     shot(page, "05-pasted-urls")
 
 
+def test_one_job_mixes_an_upload_and_a_pasted_url(page: Page, service: dict, image_host: str,
+                                                  photos: dict[str, Path]) -> None:
+    enter_key(page, service["base"], service["key"])
+    expect(page.locator("#key-status")).to_contain_text("accepted")
+    page.get_by_label("Photos from this computer").set_input_files(str(photos["mug.png"]))
+    page.get_by_label("image URLs").fill(f"http://{image_host}/mug.png, mug from the CDN\n")
+    page.get_by_role("button", name="Create job").click()
+
+    wait_for_job(page)
+    expect(page.locator("#grid .card")).to_have_count(2)
+    expect(page.locator("#grid .card[data-state='done']")).to_have_count(2)
+    expect(page.locator("#grid .card", has_text="mug from the CDN")).to_have_count(1)
+    wait_images_loaded(page, "#grid .card[data-state='done'] img")
+
+
 def test_wrong_key_and_bad_options_show_clear_messages(page: Page, service: dict, photos: dict[str, Path]) -> None:
     enter_key(page, service["base"], "pc_this-is-not-a-key")
     message = page.locator("#message")

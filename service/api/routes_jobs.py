@@ -165,23 +165,30 @@ async def _from_multipart(request: Request, settings) -> _Spec:
             if name in options:
                 raise ApiError(400, "invalid_option", f"{name[:40]!r} given twice", field=name[:40])
             options[name] = value
-    if not files:
-        raise ApiError(422, "missing_image", "a multipart job needs at least one image_file part", field="image_file")
-    _check_count(len(files), settings)
-    rows = _rows(rows_text, len(files))
+    file_rows, url_rows = _rows(rows_text, len(files))
+    if not files and not url_rows:
+        raise ApiError(422, "missing_image", "a multipart job needs at least one image_file part or an items "
+                       "entry with an image_url", field="image_file")
+    _check_count(len(files) + len(url_rows), settings)
     render = params.render_options(options, max_pixels=settings.max_pixels)
     items = []
-    for index, (upload, row) in enumerate(zip(files, rows)):
+    for index, (upload, row) in enumerate(zip(files, file_rows)):
         data = await read_upload(upload, settings.max_upload_bytes, f"image_file[{index}]")
         items.append({"ref": display_name(row.ref or upload.filename), "title": row.title.strip(),
                       "prompt": row.prompt.strip(), "source_url": None, "data": data})
+    for index, row in url_rows:
+        url = check_image_url(row.image_url, settings, field=f"items.{index}.image_url")
+        items.append({"ref": display_text(row.ref), "title": row.title.strip(), "prompt": row.prompt.strip(),
+                      "source_url": url, "data": None})
     await form.close()
     return _Spec(items, render, check_callback_url(callback, settings))
 
 
-def _rows(text: str | None, count: int) -> list[JobItemIn]:
+def _rows(text: str | None, count: int) -> tuple[list[JobItemIn], list[tuple[int, JobItemIn]]]:
+    """`items` of a multipart job → (rows for the `count` image_file parts, in order; (index, row) of the
+    entries that bring their own image_url). Uploads and URLs can be mixed in one job."""
     if text is None or not text.strip():
-        return [JobItemIn() for _ in range(count)]
+        return [JobItemIn() for _ in range(count)], []
     try:
         raw = json.loads(text)
         if not isinstance(raw, list):
@@ -190,13 +197,13 @@ def _rows(text: str | None, count: int) -> list[JobItemIn]:
     except (ValueError, ValidationError):
         raise ApiError(422, "invalid_request", 'items must be a JSON list like [{"title": "...", "prompt": "...", '
                        '"ref": "..."}]', field="items") from None
-    if len(rows) != count:
-        raise ApiError(422, "invalid_request", f"items has {len(rows)} entries for {count} image_file parts",
+    file_rows = [row for row in rows if not row.image_url]
+    url_rows = [(index, row) for index, row in enumerate(rows) if row.image_url]
+    if len(file_rows) != count:
+        raise ApiError(422, "invalid_request", f"items has {len(file_rows)} entries without image_url for {count} "
+                       "image_file parts (one per uploaded file, in order; URL entries bring their own image)",
                        field="items")
-    if any(row.image_url for row in rows):
-        raise ApiError(422, "invalid_request", "multipart items take their images from image_file, not image_url",
-                       field="items")
-    return rows
+    return file_rows, url_rows
 
 
 def _create(services, key_id: str, spec: _Spec) -> dict:

@@ -300,18 +300,14 @@ function jobRequest() {
   if (!page.files.length && !urlItems.length) {
     throw new ApiError(400, "no_items", "Add at least one photo or image URL.");
   }
-  if (page.files.length && urlItems.length) {
-    // The API takes a job's images either as uploads (multipart) or as URLs (JSON), not both at once.
-    throw new ApiError(400, "mixed_sources",
-      "A job takes either uploaded photos or image URLs, not both: remove one of them, or make two jobs.");
-  }
   const options = outputOptions();
   if (!page.files.length) return { json: { items: urlItems, ...options } };
-  // Multipart: the i-th image_file part goes with the i-th entry of `items`.
+  // Multipart: the i-th image_file part goes with the i-th entry of `items` that has no image_url;
+  // pasted URLs ride along as entries that bring their own image_url.
   const form = new FormData();
   for (const entry of page.files) form.append("image_file", entry.file, entry.file.name);
   const fileItems = page.files.map((entry) => ({ title: entry.title.trim(), ref: entry.file.name }));
-  form.append("items", JSON.stringify(fileItems));
+  form.append("items", JSON.stringify([...fileItems, ...urlItems]));
   for (const [name, value] of Object.entries(options)) form.append(name, value);
   return { form };
 }
