@@ -1,8 +1,11 @@
 """Backgrounds for the engine: a RenderRequest's theme/colour → Background, and rendered pixels per size, cached.
 
-A catalogue theme swap puts thousands of products on the same theme at the same canvas size: the theme is
-rendered once per (theme, size) and every item reuses the read-only pixels. Themes are looked up by name
-only (in the built-in folder and the configured `theme_dirs`), once per name.
+A catalogue theme swap puts thousands of products on the same theme. Canvases sized from each product differ
+by a few pixels from item to item, and rendering a theme costs ~50–200 ms, so a theme is rendered once per
+size BUCKET (each side rounded up to a multiple of THEME_BUCKET px) and every canvas in that bucket gets the
+centred crop of it: a catalogue-wide swap renders a handful of backgrounds instead of one per item, and the
+crop trims at most THEME_BUCKET − 1 px of theme border. Themes are looked up by name only (in the built-in
+folder and the configured `theme_dirs`), once per name.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from fusion.themes import Theme, load_theme, render_theme
 from service.render_request import RenderRequest
 
 DEFAULT_CAPACITY = 8  # rendered canvases kept (a 2000² canvas is 12 MB)
+THEME_BUCKET = 128  # px: canvases whose sides round up to the same multiple share one rendered theme
+
+
+def bucket_side(side: int) -> int:
+    return -(-int(side) // THEME_BUCKET) * THEME_BUCKET
 
 
 class BackgroundCache:
@@ -53,24 +61,36 @@ class BackgroundCache:
         if isinstance(background, Solid):
             key: Hashable = ("solid", background.rgb, width, height)
         elif isinstance(background, Themed):
-            key = ("theme", background.theme, width, height)
+            key = ("theme", background.theme, bucket_side(width), bucket_side(height))
         else:
             raise TypeError(f"unsupported background {type(background).__name__}")
         with self._lock:
-            cached = self._pixels.get(key)
-            if cached is not None:
+            rendered = self._pixels.get(key)
+            if rendered is not None:
                 self._pixels.move_to_end(key)
-                return cached
-        # Rendered outside the lock: two threads may both render a new size once; neither blocks the other.
-        if isinstance(background, Solid):
-            rendered = np.empty((height, width, 3), np.uint8)
-            rendered[...] = background.rgb
-        else:
-            rendered = render_theme(background.theme, width, height)
-        rendered.flags.writeable = False
-        with self._lock:
-            self._pixels[key] = rendered
-            self._pixels.move_to_end(key)
-            while len(self._pixels) > self.capacity:
-                self._pixels.popitem(last=False)
-        return rendered
+        if rendered is None:
+            # Rendered outside the lock: two threads may both render a new size once; neither blocks the other.
+            if isinstance(background, Solid):
+                rendered = np.empty((height, width, 3), np.uint8)
+                rendered[...] = background.rgb
+            else:
+                rendered = render_theme(background.theme, key[2], key[3])
+            rendered.flags.writeable = False
+            with self._lock:
+                self._pixels[key] = rendered
+                self._pixels.move_to_end(key)
+                while len(self._pixels) > self.capacity:
+                    self._pixels.popitem(last=False)
+        return _centre_crop(rendered, width, height)
+
+
+def _centre_crop(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The centred width×height window of a bucket-sized render (contiguous, read-only; the array itself
+    when it already has that size)."""
+    full_height, full_width = pixels.shape[:2]
+    if (full_width, full_height) == (width, height):
+        return pixels
+    y0, x0 = (full_height - height) // 2, (full_width - width) // 2
+    window = np.ascontiguousarray(pixels[y0 : y0 + height, x0 : x0 + width])
+    window.flags.writeable = False
+    return window

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fusion.compose import Framing, Themed, Transparent, compose, contact_shadow, shadow_patch
+from fusion.compose import Framing, ImageFill, Themed, Transparent, compose, contact_shadow, shadow_patch
 from fusion.errors import (
     ImageTooLargeError,
     InvalidArtifactError,
@@ -277,7 +277,9 @@ def test_rerender_with_a_theme_matches_compose(engine, store, photo_bytes) -> No
 
     rgb = _pixels(photo_bytes)[..., :3]
     foreground = apply_patch(np.ascontiguousarray(rgb), store.get(cut.artifacts["foreground"]))
-    reference = compose(foreground, alpha, theme, Framing()).astype(int)
+    # the service's theme pixels: the centred crop of the theme rendered at the canvas's size bucket
+    backdrop = ImageFill(engine.backgrounds.pixels(theme, *layer.canvas).copy())
+    reference = compose(foreground, alpha, backdrop, Framing(shadow=True)).astype(int)
     assert reference.shape[:2] == tuple(reversed(layer.canvas))
     assert np.abs(reference - _pixels(themed.output).astype(int)).max() <= 2
 
@@ -289,7 +291,7 @@ def test_jpeg_strips_are_composited_and_encoded_like_one_image(engine, store, ph
     themed = engine.rerender(cut.artifacts, RenderRequest(format="jpeg", size="1000x800", theme="winter-holidays"))
     assert "compose_encode" in themed.metadata["timings"]
     layer = layer_from_bytes(store.get(themed.artifacts["layer"]))
-    whole = composite_layer(layer, render_theme(load_theme("winter-holidays"), 1000, 800), True)
+    whole = composite_layer(layer, render_theme(load_theme("winter-holidays"), 1024, 896)[48:848, 12:1012], True)
     expected = _pixels(encode_image(whole, "jpeg", quality=92))
     assert np.array_equal(_pixels(themed.output), expected)
 
@@ -566,3 +568,28 @@ def test_bench_service_runs_and_reports(tmp_path) -> None:
     assert result.backend == "classical" and result.output_format == "jpeg"
     assert "worst item" in result.lines()[-1] and result.to_dict()["items"][0]["name"] == "coffee-cup.jpg"
     assert not any(tmp_path.iterdir())  # its temporary store is gone
+
+
+def test_theme_backgrounds_are_rendered_once_per_size_bucket(monkeypatch) -> None:
+    """Product-sized canvases differ by a few px; they share one render (centred crops of it)."""
+    import service.backgrounds as backgrounds
+    from fusion.compose import Themed
+    from fusion.themes import load_theme, render_theme
+
+    calls = []
+
+    def counting(theme, width, height):
+        calls.append((width, height))
+        return render_theme(theme, width, height)
+
+    monkeypatch.setattr(backgrounds, "render_theme", counting)
+    cache = backgrounds.BackgroundCache()
+    themed = Themed(load_theme("winter-holidays"))
+    first, second = cache.pixels(themed, 700, 690), cache.pixels(themed, 711, 701)
+    assert calls == [(768, 768)]
+    assert first.shape == (690, 700, 3) and second.shape == (701, 711, 3)
+    bucket = render_theme(themed.theme, 768, 768)
+    assert np.array_equal(first, bucket[39:729, 34:734])  # the centred window
+    assert not first.flags.writeable
+    cache.pixels(themed, 769, 700)
+    assert calls[-1] == (896, 768)
