@@ -50,6 +50,7 @@ def serve(
     from service.api.services import build_segmenter
     from service.db import open_database
 
+    _check_port_free(settings.host, settings.port, fail)
     try:
         # Fail here with one line (not a lifespan traceback) when the database or the models are unusable.
         open_database(settings.db_url).close()
@@ -67,6 +68,26 @@ def serve(
     if not getattr(server, "started", False):
         # Startup failed (database, models...): uvicorn logged the reason; exit non-zero for supervisors.
         raise typer.Exit(1)
+
+
+def _check_port_free(host: str, port: int, fail) -> None:
+    """One clear line before any model loads when the address cannot be bound (taken, or not ours)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, _, _, _, address = infos[0]
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        probe.bind(address)
+    except OSError as exc:
+        reason = "already in use (another promptcut serve?)" if exc.errno == 98 else exc.strerror
+        raise fail(f"cannot listen on {host}:{port}: {reason}; choose another with --port") from None
+    finally:
+        probe.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -133,3 +133,18 @@ def test_the_neural_backend_gets_threads_and_precision_from_settings(tiny_model_
     assert notice is None
     with pytest.raises(ValueError):
         Settings(data_dir=tmp_path, precision="fp8")
+
+
+def test_serve_on_a_taken_port_is_one_line(tmp_path) -> None:
+    import socket
+
+    from tests.conftest import run_cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), "--data-dir", str(tmp_path), "--segmenter", "classical")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and f"127.0.0.1:{port}" in result.stderr
+    assert "already in use" in result.stderr and "Traceback" not in result.stderr
