@@ -14,6 +14,7 @@ from fusion import metrics
 from fusion.errors import UnknownSegmenterError
 from fusion.segmenters import available_segmenters, get_segmenter
 from fusion.segmenters.classical import IGNORED_PROMPTS_NOTE, ClassicalSegmenter
+from fusion.segmenters.saliency import centred_ellipse, saliency_ellipse
 from fusion.selection import select
 from prompting.types import PromptSet
 
@@ -62,6 +63,27 @@ def test_object_on_textured_background_is_cut_out() -> None:
     clutter[..., 0] *= 0.4  # keep the clutter bluish-green so the red object stands out by colour
     image, truth = _product_photo(clutter, seed=1)
     assert _cut_iou(image, truth) > 0.9
+
+
+def test_saliency_ellipse_is_placed_and_sized_by_the_saliency() -> None:
+    saliency = np.zeros((100, 150), np.float32)
+    saliency[10:40, 90:140] = 1.0  # a bright block in the top right
+    ellipse = saliency_ellipse(saliency)
+    assert ellipse[25, 115] > 0.99 and ellipse[75, 40] < 0.01
+    ys, xs = np.nonzero(ellipse >= 0.5)
+    assert abs(ys.mean() - 24.5) < 2 and abs(xs.mean() - 114.5) < 2
+    # About the block's size (a filled ellipse of the same moments covers ~π/4·(2/√3)² of its box ≈ 1.05).
+    assert 0.8 < (ellipse >= 0.5).sum() / (30 * 50) < 1.4
+
+
+def test_saliency_ellipse_of_a_flat_or_empty_map_is_centred() -> None:
+    for flat in (np.ones((90, 120), np.float32), np.zeros((90, 120), np.float32)):
+        ellipse = saliency_ellipse(flat)
+        assert ellipse.shape == flat.shape and ellipse.dtype == np.float32
+        assert ellipse[45, 60] > 0.99 and ellipse[0, 0] < 0.5
+        ys, xs = np.nonzero(ellipse >= 0.5)
+        assert abs(ys.mean() - 44.5) < 1 and abs(xs.mean() - 59.5) < 1
+    assert np.allclose(centred_ellipse((90, 120), 0.3, 0.3), saliency_ellipse(centred_ellipse((90, 120), 0.3, 0.3)), atol=0.5)
 
 
 def test_evidence_contract() -> None:

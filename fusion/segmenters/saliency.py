@@ -190,12 +190,44 @@ def region_means(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
     return (np.bincount(flat, values.ravel(), n) / np.maximum(np.bincount(flat, minlength=n), 1)).astype(np.float32)
 
 
-def centred_ellipse(shape: tuple[int, int], half_width: float = 0.36, half_height: float = 0.42, softness: float = 0.04) -> np.ndarray:
-    """h×w float32 in [0, 1]: 1 inside a centred ellipse (half-axes as fractions of each side), falling
-    to 0 over `softness` (fraction of the shorter side) outside it — where a photographer puts the subject."""
+def _soft_ellipse(
+    shape: tuple[int, int], centre: tuple[float, float], half_axes: tuple[float, float], softness: float
+) -> np.ndarray:
+    """h×w float32 in [0, 1]: 1 inside an axis-aligned ellipse (centre and half-axes in fractions of each
+    side, centre measured from the middle of the frame), falling to 0 over `softness` (fraction of the
+    shorter side) outside it."""
     h, w = shape
     y = (np.arange(h, dtype=np.float32) / max(h - 1, 1) - 0.5)[:, None]
     x = (np.arange(w, dtype=np.float32) / max(w - 1, 1) - 0.5)[None, :]
-    inside = ((x / half_width) ** 2 + (y / half_height) ** 2 <= 1.0).astype(np.float32)
+    inside = (((x - centre[0]) / half_axes[0]) ** 2 + ((y - centre[1]) / half_axes[1]) ** 2 <= 1.0).astype(np.float32)
     sigma = max(softness * min(h, w), 0.5)
     return np.clip(cv2.GaussianBlur(inside, (0, 0), sigma), 0.0, 1.0)
+
+
+def centred_ellipse(shape: tuple[int, int], half_width: float = 0.36, half_height: float = 0.42, softness: float = 0.04) -> np.ndarray:
+    """h×w float32 in [0, 1]: 1 inside a centred ellipse (half-axes as fractions of each side), falling
+    to 0 over `softness` (fraction of the shorter side) outside it — where a photographer puts the subject."""
+    return _soft_ellipse(shape, (0.0, 0.0), (half_width, half_height), softness)
+
+
+def saliency_ellipse(
+    saliency: np.ndarray, spread: float = 2.0, min_half_axis: float = 0.05, softness: float = 0.04
+) -> np.ndarray:
+    """h×w float32 in [0, 1]: the ellipse with the centroid and spread of `saliency` (h×w float in [0, 1]).
+
+    Where the subject is and how big, read off the saliency itself instead of assumed to be centred:
+    moments weighted by saliency² (so the strongest parts lead, a faint backdrop barely does), half-axes
+    `spread` standard deviations (2 is exact for a uniformly filled ellipse). A flat or empty map gives
+    a centred ellipse just larger than the frame, i.e. no framing preference."""
+    h, w = saliency.shape
+    y = (np.arange(h, dtype=np.float64) / max(h - 1, 1) - 0.5)[:, None]
+    x = (np.arange(w, dtype=np.float64) / max(w - 1, 1) - 0.5)[None, :]
+    weight = saliency.astype(np.float64) ** 2
+    total = float(weight.sum())
+    if total <= 1e-9:
+        weight, total = np.ones_like(weight), float(weight.size)
+    weight = weight / total
+    cx, cy = float((weight * x).sum()), float((weight * y).sum())
+    half_width = spread * np.sqrt(float((weight * (x - cx) ** 2).sum()))
+    half_height = spread * np.sqrt(float((weight * (y - cy) ** 2).sum()))
+    return _soft_ellipse(shape=(h, w), centre=(cx, cy), half_axes=(max(half_width, min_half_axis), max(half_height, min_half_axis)), softness=softness)
