@@ -113,3 +113,17 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
     with network_blocked():
         return build_tiny_models(tmp_path_factory.mktemp("models"))
+
+
+def sample_jpeg(name: str, side: int) -> bytes:
+    """A bundled sample photo shrunk to fit side×side, as JPEG bytes (quality 90)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(SAMPLES / name) as image:
+        image = image.convert("RGB")
+        image.thumbnail((side, side))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=90)
+    return out.getvalue()

@@ -28,7 +28,7 @@ import uvicorn
 from PIL import Image
 
 from service.webhook_signing import secret_for_key, verify
-from tests.conftest import SAMPLES, decompression_bomb_png
+from tests.conftest import decompression_bomb_png, sample_jpeg
 
 SIDE = 256
 MAX_UPLOAD = 300_000
@@ -39,12 +39,7 @@ WAIT_SECONDS = 60  # generous upper bound for polling; never a speed assertion
 
 
 def small_photo(name: str, side: int = SIDE) -> bytes:
-    with Image.open(SAMPLES / name) as image:
-        image = image.convert("RGB")
-        image.thumbnail((side, side))
-        out = io.BytesIO()
-        image.save(out, "JPEG", quality=90)
-    return out.getvalue()
+    return sample_jpeg(name, side)
 
 
 def decode(data: bytes) -> Image.Image:

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from tests.conftest import REPO, SAMPLES
+from tests.conftest import REPO, sample_jpeg
 
 WAIT_SECONDS = 120
 
@@ -39,12 +39,7 @@ app()
 
 
 def photo(name: str, side: int = 768) -> bytes:
-    with Image.open(SAMPLES / name) as image:
-        image = image.convert("RGB")
-        image.thumbnail((side, side))
-        out = io.BytesIO()
-        image.save(out, "JPEG", quality=90)
-    return out.getvalue()
+    return sample_jpeg(name, side)
 
 
 def free_port() -> int:

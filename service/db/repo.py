@@ -267,17 +267,9 @@ def finish_item(db: Session, item_id: str, worker: str, artifacts: Mapping[str, 
                 metadata: Mapping[str, Any], render: Mapping[str, Any]) -> bool:
     """Record a result (version + 1, state done) and its artifacts — only if `worker` still holds the claim.
     False means the claim was lost (re-queued as stale): nothing is written."""
-    now = utcnow()
-    result = db.execute(
-        update(Item)
-        .where(Item.id == item_id, Item.state == "running", Item.claimed_by == worker)
-        .values(state="done", meta=dict(metadata), render=dict(render), version=Item.version + 1,
-                claimed_by=None, claimed_at=None, error_code=None, error_message=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    if not _release_claim(db, item_id, worker, state="done", meta=dict(metadata), render=dict(render),
+                          version=Item.version + 1, error_code=None, error_message=None):
         return False
-    _expire(db, Item, item_id)
     _add_artifacts(db, item_id, artifacts)
     _after_item_change(db, item_id)
     return True
@@ -285,18 +277,25 @@ def finish_item(db: Session, item_id: str, worker: str, artifacts: Mapping[str, 
 
 def fail_item(db: Session, item_id: str, worker: str, code: str, message: str) -> bool:
     """Mark the item failed with a stable code and a one-line message — only if `worker` still holds the claim."""
-    now = utcnow()
+    if not _release_claim(db, item_id, worker, state="failed", error_code=code[:64],
+                          error_message=" ".join(message.split())[:2000]):
+        return False
+    _after_item_change(db, item_id)
+    return True
+
+
+def _release_claim(db: Session, item_id: str, worker: str, **values: Any) -> bool:
+    """End `worker`'s claim on a running item with `values` — a no-op (False) when the claim is no longer its own,
+    so a worker whose claim was taken away can never overwrite the item."""
     result = db.execute(
         update(Item)
         .where(Item.id == item_id, Item.state == "running", Item.claimed_by == worker)
-        .values(state="failed", error_code=code[:64], error_message=" ".join(message.split())[:2000],
-                claimed_by=None, claimed_at=None, updated_at=now)
+        .values(claimed_by=None, claimed_at=None, updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         return False
     _expire(db, Item, item_id)
-    _after_item_change(db, item_id)
     return True
 
 
