@@ -153,7 +153,7 @@ class ClassicalSegmenter:
         lower part of it) and, when found, seed with a standing-figure prior instead of the ellipse.
     person_share: weight of that figure prior in the seed.
     person_envelope: also fix everything far outside the figure's outline as background.
-    person_min_neighbours, person_step: face-detector settings (cascade neighbours; window step).
+    person_min_neighbours, person_scale_step: face-detector settings (detections confirming a face; window growth).
     """
 
     name = "classical"
@@ -176,8 +176,8 @@ class ClassicalSegmenter:
         person_prior: bool = True,
         person_share: float = 0.7,
         person_envelope: bool = False,
-        person_min_neighbours: int = 3,
-        person_step: float = 1.0,
+        person_min_neighbours: int = 2,
+        person_scale_step: float = 1.05,
     ) -> None:
         self.working_size = working_size
         self.saliency_size = min(saliency_size, working_size)
@@ -196,7 +196,7 @@ class ClassicalSegmenter:
         self.person_share = person_share
         self.person_envelope = person_envelope
         self.person_min_neighbours = person_min_neighbours
-        self.person_step = person_step
+        self.person_scale_step = person_scale_step
 
     def foreground_evidence(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Superpixels and foreground evidence of a small h×w×3 uint8 image.
@@ -219,7 +219,7 @@ class ClassicalSegmenter:
         """Person-shaped (prior, envelope) on the grid of `evidence` when a model's face is found in
         `small` (h×w×3 uint8 at working size), else None. Of several faces, the figure the evidence
         supports best wins."""
-        faces = model_faces(small, min_neighbours=self.person_min_neighbours, step_ratio=self.person_step)
+        faces = model_faces(small, min_neighbours=self.person_min_neighbours, scale_step=self.person_scale_step)
         if not faces:
             return None
         ratio = evidence.shape[0] / small.shape[0]
