@@ -49,10 +49,17 @@ class NeuralBenchResult:
     ours_stages: dict[str, float]  # median seconds: clipseg, oneformer (bf16/our path)
     label_agreement: float  # share of pixels where bf16 and fp32 label maps agree
     label_classes: int  # distinct classes in the fp32 label map (1 makes the agreement trivially 100 %)
+    query_agreement: float  # share of mask pixels where bf16 and fp32 pick the same winning query (argmax mask logit)
+    query_margin_median: float  # fp32: median lead of a pixel's winning query over the runner-up, in logits
+    mask_logit_max_difference: float  # max |bf16 − fp32| of OneFormer's mask logits
+    mask_logit_mean_difference: float
     score_max_difference: float  # max |bf16 − fp32| of OneFormer's per-class semantic scores
     heatmap_max_difference: float  # max |bf16 − fp32| over all prompt heatmaps
     heatmap_mean_difference: float
     heatmap_p99_difference: float
+    # mean |bf16 − fp32| of CLIPSeg's logits over their mean magnitude: random-init logits run to ±1000s (a
+    # trained model's to about ±10), so a small relative error still flips the sigmoid of pixels near 0
+    heatmap_logit_relative_difference: float
     peak_rss_mb: float  # process peak after loading both models and running our recipe
 
     def timing(self, recipe: str) -> Timing:
@@ -98,9 +105,13 @@ def naive_segment(segmenter: NeuralSegmenter, image: np.ndarray, phrases: tuple[
     return np.stack(heatmaps), labels
 
 
-def semantic_scores(segmenter: NeuralSegmenter, image: np.ndarray) -> np.ndarray:
-    """OneFormer's per-class semantic scores (C×h×w at mask resolution, float32) in the segmenter's precision:
-    softmax(class logits) · sigmoid(mask logits), the quantity whose argmax is the label map."""
+def oneformer_outputs(segmenter: NeuralSegmenter, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OneFormer's semantic scores and mask logits at mask resolution, in the segmenter's precision.
+
+    Scores C×h×w float32: softmax(class logits) · sigmoid(mask logits), the quantity whose argmax is the label
+    map. Mask logits Q×h×w float32: one plane per query. A random-init class head makes one class win
+    everywhere, so label-map agreement says little on random models; the mask logits vary across the image
+    and carry the whole network's error."""
     import torch
 
     parts = segmenter.components
@@ -108,8 +119,9 @@ def semantic_scores(segmenter: NeuralSegmenter, image: np.ndarray) -> np.ndarray
     with torch.inference_mode(), segmenter.autocast():
         outputs = parts.oneformer(**inputs)
     classes = outputs.class_queries_logits.float().softmax(-1)[..., :-1]
-    masks = outputs.masks_queries_logits.float().sigmoid()
-    return torch.einsum("bqc,bqhw->bchw", classes, masks)[0].numpy()
+    masks = outputs.masks_queries_logits.float()
+    scores = torch.einsum("bqc,bqhw->bchw", classes, masks.sigmoid())[0].numpy()
+    return scores, masks[0].numpy()
 
 
 def _oneformer_input_size(segmenter: NeuralSegmenter, image: np.ndarray, oneformer_size: dict | None) -> tuple[int, int]:
@@ -145,7 +157,13 @@ def run_neural_bench(model_dir, image: np.ndarray, prompts: PromptSet, *, thread
     reference_labels, candidate_labels = fp32.label_map(small), ours.label_map(small)
     reference_heat, candidate_heat = fp32.heatmaps(small, phrases), ours.heatmaps(small, phrases)
     heat_difference = np.abs(reference_heat - candidate_heat)
-    score_difference = np.abs(semantic_scores(fp32, small) - semantic_scores(ours, small))
+    reference_logits = fp32.clipseg_logits(small, phrases).numpy()
+    logit_difference = np.abs(reference_logits - ours.clipseg_logits(small, phrases).numpy())
+    (reference_scores, reference_masks), (candidate_scores, candidate_masks) = (
+        oneformer_outputs(fp32, small), oneformer_outputs(ours, small))
+    score_difference = np.abs(reference_scores - candidate_scores)
+    mask_difference = np.abs(reference_masks - candidate_masks)
+    ranked = np.sort(reference_masks, axis=0)
 
     same_size = {"shortest_edge": min(working), "longest_edge": max(working)}
     progress(f"naive at the working resolution {working[0]}×{working[1]}")
@@ -166,10 +184,15 @@ def run_neural_bench(model_dir, image: np.ndarray, prompts: PromptSet, *, thread
         ours_stages=stages,
         label_agreement=float((reference_labels == candidate_labels).mean()),
         label_classes=int(len(np.unique(reference_labels))),
+        query_agreement=float((reference_masks.argmax(0) == candidate_masks.argmax(0)).mean()),
+        query_margin_median=float(np.median(ranked[-1] - ranked[-2])),
+        mask_logit_max_difference=float(mask_difference.max()),
+        mask_logit_mean_difference=float(mask_difference.mean()),
         score_max_difference=float(score_difference.max()),
         heatmap_max_difference=float(heat_difference.max()),
         heatmap_mean_difference=float(heat_difference.mean()),
         heatmap_p99_difference=float(np.percentile(heat_difference, 99)),
+        heatmap_logit_relative_difference=float(logit_difference.mean() / np.abs(reference_logits).mean()),
         peak_rss_mb=peak,
     )
 

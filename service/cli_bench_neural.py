@@ -79,10 +79,14 @@ def bench_neural(
     console.print(f"  ours by stage: CLIPSeg {result.ours_stages['clipseg']:.2f} s, "
                   f"OneFormer {result.ours_stages['oneformer']:.2f} s")
     console.print(f"{result.precision} vs fp32 on the same inputs: label-map agreement "
-                  f"{result.label_agreement * 100:.2f} % ({result.label_classes} classes in the fp32 map), "
+                  f"{result.label_agreement * 100:.2f} % ({result.label_classes} classes in the fp32 map), mask logits: max "
+                  f"{result.mask_logit_max_difference:.4f}, mean {result.mask_logit_mean_difference:.4f} against a median "
+                  f"lead of the winning query of {result.query_margin_median:.4f} (winning-query agreement "
+                  f"{result.query_agreement * 100:.2f} %), "
                   f"OneFormer class-score max difference {result.score_max_difference:.4f}; heatmaps: max "
                   f"{result.heatmap_max_difference:.4f}, mean {result.heatmap_mean_difference:.4f}, "
-                  f"99th percentile {result.heatmap_p99_difference:.4f}")
+                  f"99th percentile {result.heatmap_p99_difference:.4f}; CLIPSeg logits differ by "
+                  f"{result.heatmap_logit_relative_difference * 100:.2f} % of their mean magnitude")
     console.print(f"peak memory with both models loaded and our recipe run: {result.peak_rss_mb:.0f} MB")
     if json_path:
         text = json.dumps(asdict(result) | {"medians": {t.recipe: t.median for t in result.timings}}, indent=2)

@@ -30,6 +30,7 @@ def test_bench_neural_runs_on_tiny_models(tiny_model_dir, tmp_path) -> None:
     report = json.loads(out.read_text())
     assert set(report["medians"]) >= {"naive, same resolution"}
     assert 0.0 <= report["label_agreement"] <= 1.0
+    assert 0.0 <= report["query_agreement"] <= 1.0 and report["query_margin_median"] >= 0
 
 
 def test_bench_neural_without_models_is_one_line(tmp_path) -> None:

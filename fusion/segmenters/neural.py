@@ -240,22 +240,31 @@ class NeuralSegmenter:
         h, w = image.shape[:2]
         if not phrases:
             return np.zeros((0, h, w), np.float32)
-        loaded = self._loaded
-        model = loaded.clipseg
-        pixels = loaded.clipseg_image_processor(images=image, return_tensors="pt")["pixel_values"]
-        text = loaded.clipseg_tokenizer(list(phrases), padding=True, return_tensors="pt")
         count = len(phrases)
-        with torch.inference_mode(), self.autocast():
-            activations = [a.expand(count, -1, -1) for a in _clipseg_activations(model, pixels)]
-            conditional = model.clip.get_text_features(
-                input_ids=text["input_ids"], attention_mask=text["attention_mask"]
-            ).pooler_output
-            logits = model.decoder(activations, conditional).logits
-            probabilities = torch.sigmoid(logits.float()).reshape(count, logits.shape[-2], logits.shape[-1])
+        with torch.inference_mode():
+            logits = self.clipseg_logits(image, phrases)
+            probabilities = torch.sigmoid(logits).reshape(count, logits.shape[-2], logits.shape[-1])
         result = np.empty((count, h, w), np.float32)
         for index, plane in enumerate(probabilities.numpy()):
             result[index] = cv2.resize(plane, (w, h), interpolation=cv2.INTER_LINEAR)
         return np.clip(result, 0.0, 1.0)
+
+    def clipseg_logits(self, image: np.ndarray, phrases: tuple[str, ...]) -> Any:
+        """CLIPSeg's logits at its decoder resolution (352²) for non-empty `phrases`: a float32 tensor P×352×352
+        (fewer dims when P is 1, as CLIPSeg returns them). The CLIP vision encoder runs once for all phrases."""
+        self.load()
+        import torch
+
+        loaded = self._loaded
+        model = loaded.clipseg
+        pixels = loaded.clipseg_image_processor(images=image, return_tensors="pt")["pixel_values"]
+        text = loaded.clipseg_tokenizer(list(phrases), padding=True, return_tensors="pt")
+        with torch.inference_mode(), self.autocast():
+            activations = [a.expand(len(phrases), -1, -1) for a in _clipseg_activations(model, pixels)]
+            conditional = model.clip.get_text_features(
+                input_ids=text["input_ids"], attention_mask=text["attention_mask"]
+            ).pooler_output
+            return model.decoder(activations, conditional).logits.float()
 
     def label_map(self, image: np.ndarray) -> np.ndarray:
         """OneFormer semantic classes: image h×w×3 uint8 (already at working size) → h×w int32 class ids.
