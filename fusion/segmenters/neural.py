@@ -24,8 +24,8 @@ Models are loaded once per instance (lazily on the first `segment`, or eagerly w
 transformers are imported only inside functions here; `torch.set_num_threads` is called in `load()`.
 Inference runs under `torch.inference_mode()`; with precision "bf16" (the default where the CPU has native
 bf16 matmul — AVX512-BF16 or AMX) both models run under CPU autocast to bfloat16: matmuls and attention in
-bf16, while autocast keeps precision-sensitive ops (grid_sample in OneFormer's deformable attention, softmax
-reductions, sigmoid) in fp32. `promptcut bench-neural` reports the agreement with fp32 and the speed-up.
+bf16, while autocast keeps precision-sensitive ops (softmax reductions, sigmoid) in fp32, and OneFormer's
+deformable-attention sampling runs in fp32 (fast_inference.deformable_attention_core). `promptcut bench-neural` reports the agreement with fp32 and the speed-up.
 
 Our calls also run inference-only fast paths (fusion.segmenters.fast_inference, active only inside
 `autocast()`, so the same model objects still run the stock transformers code elsewhere): OneFormer's
