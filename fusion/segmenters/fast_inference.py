@@ -334,9 +334,11 @@ def _packed_linear_forward(module, input):
 def cast_matmul_weights(model: Any, pack: bool = True) -> Any:
     """Store Linear / Conv / MultiheadAttention projection parameters in bf16 (for bf16-autocast-only models).
 
-    pack: also keep each Linear weight as a oneDNN tensor, used inside `fast_inference()` — the same bf16
-    matmul, bit-identical output, without the per-call weight handling of addmm (≈5 % per Linear on one
-    thread, more with two). Costs one more bf16 copy of the Linear weights in memory."""
+    pack: also keep each Linear weight as a oneDNN tensor (and Swin's q/k/v as one fused one), used inside
+    `fast_inference()` — the same bf16 matmul, bit-identical output, without the per-call weight handling of
+    addmm (≈5 % per Linear on one thread, more with two). Costs one more bf16 copy of the Linear weights in
+    memory. Only for CPUs with native bf16 (`neural.native_bf16()`): elsewhere oneDNN cannot build the
+    bf16 matmul at all and the first call fails."""
     import torch
 
     for module in model.modules():
