@@ -66,3 +66,27 @@ def test_a_strong_edge_is_where_the_cut_goes() -> None:
     lean[:, :4] = 0.3
     found = min_cut(cost_fg=lean, cost_bg=0.3 - lean, pairwise=contrast_weights(rgb, strength=2.0))
     assert found[:, 4:].all() and not found[:, :4].any()
+
+
+@pytest.mark.parametrize("diagonal", [True, False])
+def test_contrast_weights_link_every_neighbour_pair_once_with_grabcuts_weight(diagonal: bool) -> None:
+    # Expected values by an explicit loop over pixels: each 4- (or 8-) neighbour pair once, weight
+    # strength·exp(-β‖Δc‖²)/distance with β = 1 / (2·mean ‖Δc‖² over all pairs).
+    rng = np.random.default_rng(7)
+    rgb = rng.integers(0, 256, (3, 4, 3), dtype=np.uint8)
+    h, w = rgb.shape[:2]
+    steps = [(0, 1), (1, 0)] + ([(1, 1), (1, -1)] if diagonal else [])
+    expected = {}
+    for y, x in itertools.product(range(h), range(w)):
+        for dy, dx in steps:
+            if 0 <= y + dy < h and 0 <= x + dx < w:
+                d2 = float(np.sum((rgb[y, x].astype(float) - rgb[y + dy, x + dx]) ** 2))
+                expected[(y * w + x, (y + dy) * w + x + dx)] = (d2, float(np.hypot(dy, dx)))
+    beta = 1.0 / (2.0 * np.mean([d2 for d2, _ in expected.values()]))
+    strength = 3.0 * (1.0 if diagonal else 1.0 + 1.0 / np.sqrt(2.0))
+    found = {(int(a), int(b)): float(weight)
+             for pairs, others, weights in contrast_weights(rgb, strength=3.0, diagonal=diagonal)
+             for a, b, weight in zip(pairs, others, weights)}
+    assert found.keys() == expected.keys()
+    for pair, (d2, distance) in expected.items():
+        assert found[pair] == pytest.approx(strength * np.exp(-beta * d2) / distance, rel=1e-5)
