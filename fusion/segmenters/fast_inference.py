@@ -37,6 +37,13 @@ _ENCODER_DEPTH = contextvars.ContextVar("promptcut_encoder_depth", default=None)
 _INSTALLED = "_promptcut_fast_installed"
 
 
+def native_bf16() -> bool:
+    """True when this CPU multiplies bf16 natively (oneDNN's check: AVX512-BF16 or AMX)."""
+    import torch
+
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 @contextmanager
 def encoder_depth(layers: int):
     """Within this context (and `fast_inference()`), CLIPSeg's CLIP vision encoder runs only its first
@@ -337,9 +344,11 @@ def cast_matmul_weights(model: Any, pack: bool = True) -> Any:
     pack: also keep each Linear weight as a oneDNN tensor (and Swin's q/k/v as one fused one), used inside
     `fast_inference()` — the same bf16 matmul, bit-identical output, without the per-call weight handling of
     addmm (≈5 % per Linear on one thread, more with two). Costs one more bf16 copy of the Linear weights in
-    memory. Only for CPUs with native bf16 (`neural.native_bf16()`): elsewhere oneDNN cannot build the
-    bf16 matmul at all and the first call fails."""
+    memory. Needs a CPU with native bf16 (AVX512-BF16 or AMX): elsewhere oneDNN cannot build that matmul at
+    all, so `pack` is ignored there and the cast weights go through the stock (emulated) bf16 path."""
     import torch
+
+    pack = pack and native_bf16()
 
     for module in model.modules():
         if isinstance(module, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
@@ -386,4 +395,4 @@ def semantic_label_map(class_logits, mask_logits, size: tuple[int, int]):
     return np.ascontiguousarray(resized.argmax(-1).astype(np.int32))
 
 
-__all__ = ["semantic_label_map", "cast_matmul_weights", "deformable_attention_core", "encoder_depth", "fast_inference", "install"]
+__all__ = ["semantic_label_map", "cast_matmul_weights", "native_bf16", "deformable_attention_core", "encoder_depth", "fast_inference", "install"]
