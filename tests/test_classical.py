@@ -218,6 +218,51 @@ def test_figure_with_a_face_is_cut_out() -> None:
     assert _cut_iou(image, truth) > 0.85
 
 
+def _close_up_portrait() -> np.ndarray:
+    """The astronaut sample cropped to a head-and-shoulders frame: face ~0.3 of the height, centre at ~0.35
+    (below where a standing figure's face is, so only the close-up rule can take it)."""
+    from PIL import Image
+
+    from tests.conftest import SAMPLES
+
+    photo = np.asarray(Image.open(SAMPLES / "astronaut.jpg").convert("RGB"))
+    return np.ascontiguousarray(photo[0:332, 90:356])
+
+
+def test_close_up_portrait_face_is_found_confirmed_and_seeds_a_bust_to_the_frame_bottom() -> None:
+    from fusion.segmenters.classical import resize_to_working
+    from fusion.segmenters.person import haar_confirms, model_faces
+
+    small = resize_to_working(_close_up_portrait(), 320)
+    h = small.shape[0]
+    faces = model_faces(small)
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.width >= 0.18 * h and 0.25 * h < face.y <= 0.45 * h and 0.35 < face.x / small.shape[1] < 0.65
+    assert haar_confirms(small, face)
+    assert model_faces(small, close_up_share=1.0) == []  # it is the close-up rule that took it
+    grey = np.repeat(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    assert model_faces(grey) == []  # and a face must still be skin-coloured
+    figure = ClassicalSegmenter().figure_prior(small, np.zeros((200, 160), np.float32))
+    assert figure is not None
+    prior, _ = figure
+    assert (prior[-1] >= 0.85).any(), "the figure below a close-up face runs out of the bottom of the frame"
+    assert prior[:8, :20].max() <= 0.1 and prior[:8, -20:].max() <= 0.1  # nothing beside the head
+
+
+def test_haar_confirmation_needs_a_face() -> None:
+    from PIL import Image
+
+    from fusion.segmenters.person import Face, haar_confirms
+    from tests.conftest import SAMPLES
+
+    cat = np.asarray(Image.open(SAMPLES / "chelsea-cat.jpg").convert("RGB").resize((320, 213)))
+    assert not haar_confirms(cat, Face(x=150.0, y=80.0, width=80.0))  # a cat's face is not a person's
+    rng = np.random.default_rng(5)
+    texture = cv2.resize(rng.uniform(90, 200, (24, 24, 3)).astype(np.uint8), (200, 200), interpolation=cv2.INTER_CUBIC)
+    assert not haar_confirms(texture, Face(x=100.0, y=100.0, width=90.0))
+
+
 def test_person_prior_is_skipped_without_a_skin_coloured_face() -> None:
     from fusion.segmenters.person import model_faces
 

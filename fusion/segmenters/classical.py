@@ -12,7 +12,8 @@ Nothing runs at full resolution: the image is area-downscaled first, so a 24-meg
    own centroid and spread (subjects are often off-centre, and far smaller or larger than a fixed
    ellipse); `centred_framing` puts a fixed centred one instead. When a
    model's face is found (fusion.segmenters.person: a classical face cascade, skin-colour and framing
-   checks) a standing-figure prior below the face takes the ellipse's place.
+   checks; for a head-and-shoulders close-up also a second detector) a figure prior below the face takes
+   the ellipse's place.
 3. An iterated graph cut (colour histograms re-learnt from each cut, contrast-sensitive smoothing)
    turns the evidence into a mask; specks are dropped and enclosed holes that do not show the backdrop
    are filled.
@@ -150,7 +151,7 @@ class ClassicalSegmenter:
         decisive, and the 8-connected graph measured slightly worse there.
     surely_background: seed level under which a pixel is fixed as background.
     person_prior: look for a model's face (skin-coloured, near the top of the frame, figure reaching the
-        lower part of it) and, when found, seed with a standing-figure prior instead of the ellipse.
+        lower part of it, or a confirmed close-up) and, when found, seed with a figure prior instead of the ellipse.
     person_share: weight of that figure prior in the seed.
     person_envelope: also fix everything far outside the figure's outline as background.
     person_min_neighbours, person_scale_step: face-detector settings (detections confirming a face; window growth).
@@ -291,7 +292,7 @@ class ClassicalSegmenter:
         if studio:
             notes += ("plain backdrop detected",)
         if figure is not None:
-            notes += ("model's face found: seeded with a standing-figure prior",)
+            notes += ("model's face found: seeded with a figure prior below it",)
         return Evidence(
             image=small,
             # Decisive inside/outside the cut, with the raw evidence kept as a tie-breaking shade.
