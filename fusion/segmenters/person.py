@@ -154,8 +154,8 @@ def model_faces(
     def standing(face: Face) -> bool:
         return face.y <= max_height * h and face.y + (FIGURE_BOTTOM - 0.8) * face.width >= min_reach * h
 
-    found = [f for f in detect_faces(grey, **{"search_height": max_height + 0.15, **detect}) if standing(f)]
-    found = [f for f in found if skin_share(rgb, f) >= min_skin]
+    first = detect_faces(grey, **{"search_height": max_height + 0.15, **detect})
+    found = [f for f in first if standing(f) and skin_share(rgb, f) >= min_skin]
     if found:
         return found
     # The wider pass starts well below close-up size: overlapping detections at more scales are what confirm
