@@ -22,7 +22,8 @@ weights and activations; (5) the post-processing NCHW resize + strided argmax of
   fused matmul when `cast_matmul_weights(pack=True)` prepared it.
 - CLIPSeg: `encoder_depth` stops the vision encoder after the last layer the decoder reads.
 - `cast_matmul_weights(model)` stores Linear/Conv/MultiheadAttention weights in bf16 (bf16-autocast-only
-  models); norms and embeddings keep fp32. pack=True also holds Linear weights as oneDNN tensors.
+  models); norms and embeddings keep fp32. pack=True also holds Linear weights as oneDNN tensors (only on
+  CPUs with native bf16).
 """
 
 from __future__ import annotations

@@ -30,9 +30,10 @@ deformable-attention sampling runs in fp32 (fast_inference.deformable_attention_
 Our calls also run inference-only fast paths (fusion.segmenters.fast_inference, active only inside
 `autocast()`, so the same model objects still run the stock transformers code elsewhere): OneFormer's
 deformable attention as one embedding_bag, SDPA instead of weight-returning MultiheadAttention, cached Swin
-window biases with fused q/k/v, and a channels-last post-processing resize; CLIPSeg's vision encoder stops
-after its last extracted layer. In bf16, matmul weights are stored in bf16 (OneFormer's Linear weights also
-as oneDNN tensors) so autocast does not recast them per call.
+window biases, and a channels-last post-processing resize; CLIPSeg's vision encoder stops after its last
+extracted layer. In bf16, matmul weights are stored in bf16 so autocast does not recast them per call; on
+CPUs with native bf16 OneFormer's Linear weights are also held as oneDNN tensors, Swin's q/k/v fused into
+one (oneDNN has no bf16 matmul elsewhere, where an explicit bf16 runs emulated).
 """
 
 from __future__ import annotations
