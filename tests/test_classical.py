@@ -162,17 +162,20 @@ def test_non_rgb_input_is_a_typed_error() -> None:
 # --- person-shaped prior from a model's face -------------------------------------------------------
 
 
-def _standing_figure(h: int = 640, w: int = 427) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
-    """A full-length figure: a real face (scikit-image's bundled astronaut photo) on a drawn torso and
-    legs, over smooth colour clutter. Returns (image, truth, (face x, face y, face width) in px)."""
+def _standing_figure(
+    h: int = 640, w: int = 427, face_share: float = 0.09, face_height: float = 0.13
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """A full-length figure: a real face (scikit-image's bundled astronaut photo) `face_share` of the height
+    wide, centred `face_height` down the frame, on a drawn torso and legs, over smooth colour clutter.
+    Returns (image, truth, (face x, face y, face width) in px)."""
     from skimage.data import astronaut
 
     rng = np.random.default_rng(0)
     image = cv2.resize(rng.uniform(90, 170, (8, 6, 3)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
-    face_width = 0.09 * h
+    face_width = face_share * h
     scale = face_width / 85.0  # the astronaut's face is ~85 px wide, centred at (223, 122)
     head = cv2.resize(astronaut()[40:200, 160:285].astype(np.float32), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    cx, cy = w // 2, int(0.13 * h)
+    cx, cy = w // 2, int(face_height * h)
     y0, x0 = cy - int(82 * scale), cx - int(63 * scale)
     image[y0 : y0 + head.shape[0], x0 : x0 + head.shape[1]] = head
     body = np.zeros((h, w), np.uint8)
@@ -208,6 +211,31 @@ def test_model_face_is_found_and_the_prior_covers_the_body_below_it() -> None:
     assert prior[:60].max() <= 0.1 and not envelope[:35].any()
     assert prior[:, :70].max() <= 0.1 and prior[:, 230:].max() <= 0.1
     assert prior[290, 150] >= 0.85 and prior[320, 150] <= 0.1
+
+
+def test_small_standing_face_is_found_by_the_fine_pass_only_when_confirmed(monkeypatch) -> None:
+    from fusion.segmenters import person
+    from fusion.segmenters.classical import resize_to_working
+
+    # A small face (0.045 of the height; the detector's box is ~1.3× that) of a figure reaching 3/4 down.
+    image, _, (cx, cy, fw) = _standing_figure(face_share=0.045, face_height=0.2)
+    small = resize_to_working(image, 320)
+    ratio = small.shape[0] / image.shape[0]
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    assert person.detect_faces(grey, search_height=0.4) == []  # the first pass alone misses it
+    faces = person.model_faces(small)
+    assert len(faces) == 1
+    face = faces[0]
+    assert abs(face.x - cx * ratio) < 0.3 * fw * ratio and abs(face.y - cy * ratio) < 0.3 * fw * ratio
+    assert face.width < 0.07 * small.shape[0]
+    assert person.haar_confirms(small, face, model="alt") and person.haar_confirms(small, face, model="alt2")
+    assert person.model_faces(np.repeat(grey[..., None], 3, axis=2)) == []  # a lone weak hit must still be skin-coloured
+    # Both Haar models must agree: with either one refusing, the weak hit is dropped.
+    for refusing in ("alt", "alt2"):
+        original = person.haar_confirms
+        monkeypatch.setattr(person, "haar_confirms", lambda rgb, f, side=96, model="alt2": model != refusing and original(rgb, f, side, model))
+        assert person.model_faces(small) == []
+        monkeypatch.undo()
 
 
 def test_figure_with_a_face_is_cut_out() -> None:
@@ -257,10 +285,11 @@ def test_haar_confirmation_needs_a_face() -> None:
     from tests.conftest import SAMPLES
 
     cat = np.asarray(Image.open(SAMPLES / "chelsea-cat.jpg").convert("RGB").resize((320, 213)))
-    assert not haar_confirms(cat, Face(x=150.0, y=80.0, width=80.0))  # a cat's face is not a person's
     rng = np.random.default_rng(5)
     texture = cv2.resize(rng.uniform(90, 200, (24, 24, 3)).astype(np.uint8), (200, 200), interpolation=cv2.INTER_CUBIC)
-    assert not haar_confirms(texture, Face(x=100.0, y=100.0, width=90.0))
+    for model in ("alt2", "alt"):
+        assert not haar_confirms(cat, Face(x=150.0, y=80.0, width=80.0), model=model)  # a cat's face is not a person's
+        assert not haar_confirms(texture, Face(x=100.0, y=100.0, width=90.0), model=model)
 
 
 def test_person_prior_is_skipped_without_a_skin_coloured_face() -> None:
@@ -277,3 +306,24 @@ def test_person_prior_is_skipped_without_a_skin_coloured_face() -> None:
     figure, _, _ = _standing_figure()
     grey = np.repeat(cv2.cvtColor(figure, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
     assert model_faces(cv2.resize(grey, (213, 320), interpolation=cv2.INTER_AREA)) == []
+
+
+def test_face_detection_is_safe_across_threads() -> None:
+    """The HTTP service cuts in worker threads; OpenCV's cascade objects keep per-call state, so threads sharing
+    one failed with assertion errors or found the wrong faces."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fusion.segmenters.classical import resize_to_working
+    from fusion.segmenters.person import model_faces
+
+    rng = np.random.default_rng(1)
+    images = [resize_to_working(_standing_figure(face_share=share, face_height=0.2)[0], 320) for share in (0.045, 0.09)]
+    images += [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for h, w in ((320, 213), (60, 90), (320, 320))]
+    expected = [model_faces(image) for image in images]
+    assert expected[0] and expected[1]
+
+    def agree(start: int) -> bool:
+        return all(model_faces(images[(start + i) % len(images)]) == expected[(start + i) % len(images)] for i in range(20))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(agree, range(8)))

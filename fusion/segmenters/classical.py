@@ -10,10 +10,10 @@ Nothing runs at full resolution: the image is area-downscaled first, so a 24-meg
    geodesic distance from the frame over colour edges; it is mixed with an ellipse, since in
    clutter saliency alone often picks the wrong thing. The ellipse is placed and sized by the saliency's
    own centroid and spread (subjects are often off-centre, and far smaller or larger than a fixed
-   ellipse); `centred_framing` puts a fixed centred one instead. When a
-   model's face is found (fusion.segmenters.person: a classical face cascade, skin-colour and framing
-   checks; for a head-and-shoulders close-up also a second detector) a figure prior below the face takes
-   the ellipse's place.
+   ellipse); `centred_framing` puts a fixed centred one instead. When a model's face is found
+   (fusion.segmenters.person: a classical face cascade, skin-colour and framing checks; a single weak
+   hit or a head-and-shoulders close-up must also pass other detectors) a figure prior below the face
+   takes the ellipse's place.
 3. An iterated graph cut (colour histograms re-learnt from each cut, contrast-sensitive smoothing)
    turns the evidence into a mask; specks are dropped and enclosed holes that do not show the backdrop
    are filled.
