@@ -256,10 +256,12 @@ def srgb_icc_bytes() -> bytes:
 
 @lru_cache(maxsize=32)
 def _transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform:
-    """Cached source-profile → sRGB transform (building one costs milliseconds; catalogues repeat profiles)."""
+    """Cached source-profile → sRGB transform (building one costs milliseconds; catalogues repeat profiles).
+    Shared by the service's worker threads, so built without littleCMS's one-pixel cache, which is the part
+    of a transform that is not safe to use from two threads at once."""
     source = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")) if icc == _LAB_KEY else _profile(icc)
     return ImageCms.buildTransform(source, _srgb_profile(), mode, "RGB",
-                                   renderingIntent=ImageCms.Intent.PERCEPTUAL)
+                                   renderingIntent=ImageCms.Intent.PERCEPTUAL, flags=ImageCms.Flags.NOCACHE)
 
 
 def _is_srgb(profile: ImageCms.ImageCmsProfile) -> bool:
