@@ -58,6 +58,20 @@ def test_fixed_pixels_keep_their_label_and_the_free_ones_are_optimal(seed: int) 
     assert energy(found, cost_fg, cost_bg, pairwise) <= best + rounding_slack(cost_fg, pairwise)
 
 
+@pytest.mark.parametrize("band", [False, True])
+def test_every_pixel_preferring_one_label_gets_it(band: bool) -> None:
+    # With no arc into the sink (all free pixels prefer foreground, no background neighbour), OR-tools
+    # used to report an empty source side: everything background, the worst labelling there is.
+    rgb = np.random.default_rng(3).integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    pairwise = contrast_weights(rgb, strength=1.0)
+    free = np.zeros((6, 7), bool)
+    free[1:5, 2:6] = True
+    fixed = np.ones((6, 7), bool)
+    options = {"free": free, "fixed": fixed} if band else {}
+    assert min_cut(np.zeros((6, 7)), np.ones((6, 7)), pairwise, **options).all()
+    assert not min_cut(np.ones((6, 7)), np.zeros((6, 7)), pairwise, **({"free": free, "fixed": ~fixed} if band else {})).any()
+
+
 def test_a_strong_edge_is_where_the_cut_goes() -> None:
     # Left half dark, right half bright; weak unaries lean each half its own way; the cut follows the edge.
     rgb = np.zeros((8, 8, 3), np.uint8)

@@ -126,6 +126,10 @@ def _source_side(tails: np.ndarray, heads: np.ndarray, capacities: np.ndarray, s
     used = capacities > 0
     solver = max_flow.SimpleMaxFlow()
     solver.add_arcs_with_capacity(tails[used].astype(np.int32), heads[used].astype(np.int32), capacities[used].astype(np.int64))
+    # The solver only knows nodes that some arc names: with no arc into the sink (every free pixel prefers
+    # foreground), it answered an empty source side, i.e. all background. A sink → source arc of capacity 0
+    # names both terminals and carries no flow.
+    solver.add_arc_with_capacity(sink, source, 0)
     status = solver.solve(source, sink)
     if status != solver.OPTIMAL:
         raise RuntimeError(f"max-flow solver failed (status {status})")
