@@ -163,10 +163,11 @@ def test_non_rgb_input_is_a_typed_error() -> None:
 
 
 def _standing_figure(
-    h: int = 640, w: int = 427, face_share: float = 0.09, face_height: float = 0.13
+    h: int = 640, w: int = 427, face_share: float = 0.09, face_height: float = 0.13, leg_width: float = 0.8
 ) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
     """A full-length figure: a real face (scikit-image's bundled astronaut photo) `face_share` of the height
-    wide, centred `face_height` down the frame, on a drawn torso and legs, over smooth colour clutter.
+    wide, centred `face_height` down the frame, on a drawn torso and legs (each `leg_width` face-widths
+    wide), over smooth colour clutter.
     Returns (image, truth, (face x, face y, face width) in px)."""
     from skimage.data import astronaut
 
@@ -181,7 +182,7 @@ def _standing_figure(
     body = np.zeros((h, w), np.uint8)
     f = face_width
     cv2.rectangle(body, (int(cx - 1.2 * f), int(cy + 0.9 * f)), (int(cx + 1.2 * f), int(cy + 5 * f)), 1, -1)
-    for left, right in ((-0.9, -0.1), (0.1, 0.9)):
+    for left, right in ((-0.1 - leg_width, -0.1), (0.1, 0.1 + leg_width)):
         cv2.rectangle(body, (int(cx + left * f), int(cy + 5 * f)), (int(cx + right * f), int(cy + 9.6 * f)), 1, -1)
     image[body > 0] = (40, 50, 110)
     truth = body.astype(bool)
@@ -242,8 +243,33 @@ def test_figure_with_a_face_is_cut_out() -> None:
     image, truth, _ = _standing_figure()
     segmenter = ClassicalSegmenter()
     small = cv2.resize(image, (213, 320), interpolation=cv2.INTER_AREA)
-    assert segmenter.figure_prior(small, np.zeros((200, 133), np.float32)) is not None
+    figure = segmenter.figure_prior(small, np.zeros((200, 133), np.float32))
+    assert figure is not None and figure.confirmed and figure.prior.shape == (200, 133)
     assert _cut_iou(image, truth) > 0.85
+
+
+def test_a_confirmed_model_is_cut_on_the_finer_grid_and_keeps_thin_legs(monkeypatch) -> None:
+    from fusion.segmenters import classical
+
+    image, truth, (_, cy, fw) = _standing_figure(leg_width=0.2)  # legs ~3.5 px wide at the 200-px grid
+
+    def leg_recall(segmenter: ClassicalSegmenter) -> tuple[float, tuple[str, ...]]:
+        evidence = segmenter.segment(image, PromptSet())
+        cut = evidence.heatmap >= 0.5
+        small_truth = cv2.resize(truth.astype(np.uint8), (cut.shape[1], cut.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+        legs = small_truth.copy()
+        legs[: int((cy + 5.5 * fw) * cut.shape[0] / image.shape[0])] = False
+        return float((cut & legs).sum() / legs.sum()), evidence.notes
+
+    fine, notes = leg_recall(ClassicalSegmenter())
+    coarse, coarse_notes = leg_recall(ClassicalSegmenter(figure_cut_size=0))
+    assert any("figure cut at 320 px" in note for note in notes)
+    assert not any("figure cut" in note for note in coarse_notes)
+    assert fine >= 0.98 and fine > coarse + 0.03
+    # An unconfirmed face (the LBP model alone takes fur for one) keeps the coarse grid.
+    monkeypatch.setattr(classical, "haar_confirms", lambda *args, **kwargs: False)
+    unconfirmed, unconfirmed_notes = leg_recall(ClassicalSegmenter())
+    assert not any("figure cut" in note for note in unconfirmed_notes) and unconfirmed == coarse
 
 
 def _close_up_portrait() -> np.ndarray:
@@ -273,7 +299,7 @@ def test_close_up_portrait_face_is_found_confirmed_and_seeds_a_bust_to_the_frame
     assert model_faces(grey) == []  # and a face must still be skin-coloured
     figure = ClassicalSegmenter().figure_prior(small, np.zeros((200, 160), np.float32))
     assert figure is not None
-    prior, _ = figure
+    prior = figure.prior
     assert (prior[-1] >= 0.85).any(), "the figure below a close-up face runs out of the bottom of the frame"
     assert prior[:8, :20].max() <= 0.1 and prior[:8, -20:].max() <= 0.1  # nothing beside the head
 

@@ -16,7 +16,9 @@ Nothing runs at full resolution: the image is area-downscaled first, so a 24-meg
    takes the ellipse's place.
 3. An iterated graph cut (colour histograms re-learnt from each cut, contrast-sensitive smoothing)
    turns the evidence into a mask; specks are dropped and enclosed holes that do not show the backdrop
-   are filled.
+   are filled. A model whose face a second detector confirms is cut once on a finer grid
+   (`figure_cut_size`, the working size by default) instead: at ~200 px legs are a few pixels wide and
+   the smoothing drops them.
 Then at `working_size` (~320 px) only a thin band around the mask edge is cut again, for edges that
 follow the image. It cannot read text: prompts are ignored and the Evidence says so (a `reprompt` returns
 the stored evidence unchanged).
@@ -24,14 +26,14 @@ the stored evidence unchanged).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 from scipy import ndimage
 
 from fusion.segmenters import graphcut
-from fusion.segmenters.person import Face, model_faces, person_prior
+from fusion.segmenters.person import Face, haar_confirms, model_faces, person_prior
 from fusion.segmenters.saliency import (
     boundary_connectivity_saliency,
     centre_prior,
@@ -131,6 +133,18 @@ def _resize(values: np.ndarray, shape: tuple[int, int], interpolation: int = cv2
     return cv2.resize(values, (shape[1], shape[0]), interpolation=interpolation)
 
 
+@dataclass(frozen=True)
+class Figure:
+    """A model found in the photo: person_prior()'s soft `prior` (h×w float32 in [0, 1]) and `envelope`
+    (h×w bool) on the grid they were drawn for, the `face` (px of the working-size image) they hang from,
+    and whether a second, Haar-feature detector also sees that face (`confirmed`)."""
+
+    prior: np.ndarray
+    envelope: np.ndarray
+    face: Face
+    confirmed: bool
+
+
 class ClassicalSegmenter:
     """Saliency + graph cut segmenter with no learned weights (see module docstring).
 
@@ -155,6 +169,9 @@ class ClassicalSegmenter:
     person_share: weight of that figure prior in the seed.
     person_envelope: also fix everything far outside the figure's outline as background.
     person_min_neighbours, person_scale_step: face-detector settings (detections confirming a face; window growth).
+    figure_cut_size: longest side (px) of the coarse cut when a model's face is confirmed by a second
+        detector (a single pass, `figure_cut_iterations`): legs and arms are a few pixels wide at
+        `saliency_size` and the cut there drops them. 0 keeps such photos at `saliency_size`.
     """
 
     name = "classical"
@@ -179,6 +196,8 @@ class ClassicalSegmenter:
         person_envelope: bool = False,
         person_min_neighbours: int = 2,
         person_scale_step: float = 1.05,
+        figure_cut_size: int = 320,
+        figure_cut_iterations: int = 1,
     ) -> None:
         self.working_size = working_size
         self.saliency_size = min(saliency_size, working_size)
@@ -198,6 +217,8 @@ class ClassicalSegmenter:
         self.person_envelope = person_envelope
         self.person_min_neighbours = person_min_neighbours
         self.person_scale_step = person_scale_step
+        self.figure_cut_size = min(figure_cut_size, working_size)
+        self.figure_cut_iterations = figure_cut_iterations
 
     def foreground_evidence(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Superpixels and foreground evidence of a small h×w×3 uint8 image.
@@ -216,32 +237,34 @@ class ClassicalSegmenter:
         geodesic = region_means(labels, geodesic_saliency(lab))
         return labels, _normalise(_normalise(connectivity) + _normalise(geodesic))[labels], None
 
-    def figure_prior(self, small: np.ndarray, evidence: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Person-shaped (prior, envelope) on the grid of `evidence` when a model's face is found in
-        `small` (h×w×3 uint8 at working size), else None. Of several faces, the figure the evidence
-        supports best wins."""
-        faces = model_faces(small, min_neighbours=self.person_min_neighbours, scale_step=self.person_scale_step)
-        if not faces:
-            return None
+    def figure_prior(self, small: np.ndarray, evidence: np.ndarray, faces: list[Face] | None = None) -> Figure | None:
+        """The Figure on the grid of `evidence` when a model's face is found in `small` (h×w×3 uint8 at
+        working size; `faces` found there already, if given), else None. Of several faces, the figure the
+        evidence supports best wins."""
+        if faces is None:
+            faces = model_faces(small, min_neighbours=self.person_min_neighbours, scale_step=self.person_scale_step)
         ratio = evidence.shape[0] / small.shape[0]
         best, best_support = None, -1.0
         for face in faces:
-            face = Face(face.x * ratio, face.y * ratio, face.width * ratio)
-            prior, envelope = person_prior(evidence.shape, face)
+            prior, envelope = person_prior(evidence.shape, Face(face.x * ratio, face.y * ratio, face.width * ratio))
             core = prior >= 0.85
             support = float(evidence[core].mean()) if core.any() else 0.0
             if support > best_support:
-                best, best_support = (prior, envelope), support
-        return best
+                best, best_support = (prior, envelope, face), support
+        if best is None:
+            return None
+        prior, envelope, face = best
+        return Figure(prior, envelope, face, confirmed=haar_confirms(small, face))
 
     def coarse_cut(
-        self, rgb: np.ndarray, evidence: np.ndarray, studio: bool, figure: tuple[np.ndarray, np.ndarray] | None = None
+        self, rgb: np.ndarray, evidence: np.ndarray, studio: bool, figure: Figure | None = None, iterations: int | None = None
     ) -> np.ndarray:
         """Graph cut of a small h×w×3 uint8 image seeded by `evidence` (h×w float32) → h×w bool;
-        `figure` is figure_prior()'s (prior, envelope) on the same grid, if a model was found."""
+        `figure` is figure_prior()'s on the same grid, if a model was found; `iterations` defaults to
+        `cut_iterations`."""
         seed = cv2.GaussianBlur(evidence, (0, 0), 1.0)
         if figure is not None:
-            seed = (1.0 - self.person_share) * seed + self.person_share * figure[0]
+            seed = (1.0 - self.person_share) * seed + self.person_share * figure.prior
         elif not studio:
             framing = centred_ellipse(seed.shape) if self.centred_framing else saliency_ellipse(evidence)
             seed = (1.0 - self.centre_share) * seed + self.centre_share * framing
@@ -249,13 +272,13 @@ class ClassicalSegmenter:
         # evidence (off-centre and not salient), which also keeps the graph small.
         sure_bg = (_frame(seed.shape) & (seed < 0.3)) | (seed < self.surely_background)
         if figure is not None and self.person_envelope:
-            sure_bg |= ~figure[1]
+            sure_bg |= ~figure.envelope
         return graphcut.refine(
             rgb,
             seed,
             np.zeros(seed.shape, bool),
             sure_bg,
-            iterations=self.cut_iterations,
+            iterations=self.cut_iterations if iterations is None else iterations,
             smoothness=self.smoothness,
             prior_weight=self.prior_weight,
             diagonal=self.coarse_diagonal and not studio,
@@ -277,8 +300,22 @@ class ClassicalSegmenter:
         labels, evidence, unlike_backdrop = self.foreground_evidence(coarse)
         studio = unlike_backdrop is not None
         min_share = 0.01 if studio else self.min_component_share  # a studio shot may hold several items
-        figure = None if studio or not self.person_prior else self.figure_prior(small, evidence)
-        cut = clean_mask(self.coarse_cut(coarse, evidence, studio, figure), evidence, min_share, unlike_backdrop)
+        faces = [] if studio or not self.person_prior else model_faces(
+            small, min_neighbours=self.person_min_neighbours, scale_step=self.person_scale_step
+        )
+        figure = self.figure_prior(small, evidence, faces) if faces else None
+        fine_cut = figure is not None and figure.confirmed and self.figure_cut_size > self.saliency_size
+        if fine_cut:
+            # A confirmed model: cut at a finer grid so that legs and arms survive (one pass is enough there).
+            # An unconfirmed face (fur, a lion's muzzle) keeps the coarse grid, where a wrong figure prior
+            # costs less.
+            grid = resize_to_working(small, self.figure_cut_size)
+            fine_evidence = np.clip(_resize(evidence, grid.shape[:2]), 0.0, 1.0)
+            fine_figure = self.figure_prior(small, fine_evidence, [figure.face])
+            cut = self.coarse_cut(grid, fine_evidence, studio, fine_figure, self.figure_cut_iterations)
+            cut = clean_mask(cut, fine_evidence, min_share)
+        else:
+            cut = clean_mask(self.coarse_cut(coarse, evidence, studio, figure), evidence, min_share, unlike_backdrop)
 
         shape = small.shape[:2]
         evidence = np.clip(_resize(evidence, shape), 0.0, 1.0)
@@ -293,6 +330,8 @@ class ClassicalSegmenter:
             notes += ("plain backdrop detected",)
         if figure is not None:
             notes += ("model's face found: seeded with a figure prior below it",)
+        if fine_cut:
+            notes += (f"face confirmed by a second detector: figure cut at {max(grid.shape[:2])} px so limbs survive",)
         return Evidence(
             image=small,
             # Decisive inside/outside the cut, with the raw evidence kept as a tie-breaking shade.
