@@ -302,6 +302,9 @@ def test_close_up_portrait_face_is_found_confirmed_and_seeds_a_bust_to_the_frame
     prior = figure.prior
     assert (prior[-1] >= 0.85).any(), "the figure below a close-up face runs out of the bottom of the frame"
     assert prior[:8, :20].max() <= 0.1 and prior[:8, -20:].max() <= 0.1  # nothing beside the head
+    # A close-up has no thin limbs: it keeps the coarse grid even though its face is confirmed.
+    notes = ClassicalSegmenter().segment(_close_up_portrait(), PromptSet()).notes
+    assert any("model's face found" in note for note in notes) and not any("figure cut" in note for note in notes)
 
 
 def test_haar_confirmation_needs_a_face() -> None:

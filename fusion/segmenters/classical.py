@@ -16,7 +16,7 @@ Nothing runs at full resolution: the image is area-downscaled first, so a 24-meg
    takes the ellipse's place.
 3. An iterated graph cut (colour histograms re-learnt from each cut, contrast-sensitive smoothing)
    turns the evidence into a mask; specks are dropped and enclosed holes that do not show the backdrop
-   are filled. A model whose face a second detector confirms is cut once on a finer grid
+   are filled. A standing model whose face a second detector confirms is cut once on a finer grid
    (`figure_cut_size`, the working size by default) instead: at ~200 px legs are a few pixels wide and
    the smoothing drops them.
 Then at `working_size` (~320 px) only a thin band around the mask edge is cut again, for edges that
@@ -33,7 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from fusion.segmenters import graphcut
-from fusion.segmenters.person import Face, haar_confirms, model_faces, person_prior
+from fusion.segmenters.person import CLOSE_UP_SHARE, Face, haar_confirms, model_faces, person_prior
 from fusion.segmenters.saliency import (
     boundary_connectivity_saliency,
     centre_prior,
@@ -169,9 +169,9 @@ class ClassicalSegmenter:
     person_share: weight of that figure prior in the seed.
     person_envelope: also fix everything far outside the figure's outline as background.
     person_min_neighbours, person_scale_step: face-detector settings (detections confirming a face; window growth).
-    figure_cut_size: longest side (px) of the coarse cut when a model's face is confirmed by a second
-        detector (a single pass, `figure_cut_iterations`): legs and arms are a few pixels wide at
-        `saliency_size` and the cut there drops them. 0 keeps such photos at `saliency_size`.
+    figure_cut_size: longest side (px) of the coarse cut of a standing model (not a close-up) whose face
+        a second detector confirms (a single pass, `figure_cut_iterations`): legs and arms are a few pixels
+        wide at `saliency_size` and the cut there drops them. 0 keeps such photos at `saliency_size`.
     """
 
     name = "classical"
@@ -304,11 +304,16 @@ class ClassicalSegmenter:
             small, min_neighbours=self.person_min_neighbours, scale_step=self.person_scale_step
         )
         figure = self.figure_prior(small, evidence, faces) if faces else None
-        fine_cut = figure is not None and figure.confirmed and self.figure_cut_size > self.saliency_size
+        fine_cut = (
+            figure is not None
+            and figure.confirmed
+            and figure.face.width < CLOSE_UP_SHARE * small.shape[0]
+            and self.figure_cut_size > self.saliency_size
+        )
         if fine_cut:
-            # A confirmed model: cut at a finer grid so that legs and arms survive (one pass is enough there).
-            # An unconfirmed face (fur, a lion's muzzle) keeps the coarse grid, where a wrong figure prior
-            # costs less.
+            # A confirmed standing model: cut at a finer grid so that legs and arms survive (one pass is
+            # enough there). An unconfirmed face (fur, a lion's muzzle) keeps the coarse grid, where a wrong
+            # figure prior costs less; so does a close-up, which has no thin limbs and scored better coarse.
             grid = resize_to_working(small, self.figure_cut_size)
             fine_evidence = np.clip(_resize(evidence, grid.shape[:2]), 0.0, 1.0)
             fine_figure = self.figure_prior(small, fine_evidence, [figure.face])

@@ -33,6 +33,7 @@ import numpy as np
 _PROFILE_ROWS = np.array([-0.95, -0.5, 0.0, 0.55, 1.0, 2.0, 5.0, 6.0, 7.0, 8.0, 10.5], np.float32)
 _PROFILE_HALF_WIDTH = np.array([0.2, 0.5, 0.6, 0.45, 1.0, 1.3, 1.3, 1.15, 1.0, 0.9, 0.9], np.float32)
 FIGURE_BOTTOM = 10.5  # face-widths below the face centre where the feet end
+CLOSE_UP_SHARE = 0.18  # a face at least this share of the frame's height is a close-up (head and shoulders)
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def model_faces(
     min_skin: float = 0.3,
     max_height: float = 0.25,
     min_reach: float = 0.75,
-    close_up_share: float = 0.18,
+    close_up_share: float = CLOSE_UP_SHARE,
     close_up_height: float = 0.45,
     weak_min_share: float = 0.045,
     **detect,
