@@ -316,7 +316,10 @@ class ClassicalSegmenter:
             # figure prior costs less; so does a close-up, which has no thin limbs and scored better coarse.
             grid = resize_to_working(small, self.figure_cut_size)
             fine_evidence = np.clip(_resize(evidence, grid.shape[:2]), 0.0, 1.0)
-            fine_figure = self.figure_prior(small, fine_evidence, [figure.face])
+            ratio = grid.shape[0] / small.shape[0]
+            face = Face(figure.face.x * ratio, figure.face.y * ratio, figure.face.width * ratio)
+            prior, envelope = person_prior(grid.shape[:2], face)  # the same figure, drawn on the finer grid
+            fine_figure = replace(figure, prior=prior, envelope=envelope)
             cut = self.coarse_cut(grid, fine_evidence, studio, fine_figure, self.figure_cut_iterations)
             cut = clean_mask(cut, fine_evidence, min_share)
         else:
