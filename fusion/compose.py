@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from fusion.errors import InvalidOptionError, PromptcutError
-from fusion.framing import Framing, Placement, apply_placement, cover_fit, plan, product_box
+from fusion.framing import Framing, Placement, apply_placement, cover_fit, plan, product_box, require_product
 from fusion.themes import Theme, list_themes, load_theme, parse_colour, render_theme
 
 __all__ = [
@@ -335,6 +335,7 @@ def premultiplied_crop(
     if foreground.ndim != 3 or foreground.shape[2] != 3 or foreground.dtype != np.uint8:
         raise InvalidOptionError(f"foreground must be H×W×3 uint8, got {foreground.shape} {foreground.dtype}")
     a = _unit_alpha(alpha, foreground.shape[:2])
+    require_product(a)
     placement = plan(a.shape, product_box(a) if framing.crop else None, framing)
     x0, y0, x1, y1 = placement.crop
     a = a[y0:y1, x0:x1]

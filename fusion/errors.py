@@ -56,6 +56,13 @@ class DatasetError(PromptcutError):
     code = "invalid_dataset"
 
 
+class NoProductError(PromptcutError):
+    """The cut-out is empty, so there is nothing to frame or place: a fully transparent input, or a photo
+    in which nothing could be separated from the background."""
+
+    code = "no_product"
+
+
 class OutputWriteError(PromptcutError):
     """An output file could not be written (permissions, disk full...); nothing partial is left behind."""
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fusion.errors import InvalidOptionError
+from fusion.errors import InvalidOptionError, NoProductError
 
 ALIGNMENTS = ("center", "bottom", "top")
 _ALIGN_ALIASES = {"centre": "center", "middle": "center"}
@@ -74,6 +74,19 @@ class Placement:
     size: tuple[int, int]
     offset: tuple[int, int]
     canvas: tuple[int, int]
+
+
+NO_PRODUCT_MESSAGE = (
+    "no product found: the cut-out is empty (a fully transparent image, or nothing could be separated from "
+    "the background)"
+)
+
+
+def require_product(alpha: np.ndarray) -> None:
+    """Raise NoProductError when an H×W alpha in [0, 1] has no pixel above BOX_ALPHA: an empty cut-out would
+    be written as a bare background (or an all-zero mask) that looks like a success."""
+    if not bool((alpha > BOX_ALPHA).any()):
+        raise NoProductError(NO_PRODUCT_MESSAGE)
 
 
 def product_box(alpha: np.ndarray, threshold: float = BOX_ALPHA) -> tuple[int, int, int, int] | None:

@@ -8,6 +8,7 @@ import numpy as np
 
 from fusion.compose import Background, Framing, Transparent, compose
 from fusion.errors import InvalidOptionError
+from fusion.framing import require_product
 from fusion.imageio import encode_image
 from fusion.types import Cutout
 
@@ -50,6 +51,7 @@ def check_combination(background: Background, options: OutputOptions) -> None:
 def render(cutout: Cutout, background: Background, framing: Framing, options: OutputOptions) -> bytes:
     """Encode the requested output. Masks are at the input's own size and ignore framing and background."""
     check_combination(background, options)
+    require_product(cutout.alpha)
     if options.format == "mask":
         return encode_image(alpha_to_mask(cutout.alpha), "png")
     pixels = compose(cutout.foreground, cutout.alpha, background, framing)

@@ -486,6 +486,7 @@ def test_malformed_uploads_are_4xx_json(api: Api, hostile_files: dict[str, Path]
         "truncated": (415, "invalid_image"),
         "bomb": (413, "image_too_large"),
         "tiny": (422, "image_too_small"),
+        "transparent": (422, "no_product"),
     }
     with api.client() as client:
         for kind, (status, code) in expected.items():

@@ -72,7 +72,7 @@ def test_existing_outputs_are_skipped_unless_overwrite(tmp_path: Path) -> None:
     assert forced.returncode == 0 and target.read_bytes() != b"sentinel"
 
 
-@pytest.mark.parametrize("kind", ["truncated", "empty", "tiny", "bomb", "text"])
+@pytest.mark.parametrize("kind", ["truncated", "empty", "tiny", "bomb", "text", "transparent"])
 def test_bad_file_is_one_line_error_no_partial_output_and_batch_goes_on(
     tmp_path: Path, hostile_files: dict[str, Path], kind: str
 ) -> None:

@@ -16,7 +16,7 @@ from fusion.compose import (
     decontaminate,
     parse_background,
 )
-from fusion.errors import InvalidOptionError, UnknownThemeError
+from fusion.errors import InvalidOptionError, NoProductError, UnknownThemeError
 from fusion.framing import Framing
 from fusion.themes import render_theme
 
@@ -114,6 +114,7 @@ def test_image_fill_background_is_cover_fitted():
     backdrop = np.zeros((100, 200, 3), np.uint8)
     backdrop[:, :, 1] = np.arange(200, dtype=np.uint8)[None, :]
     alpha = np.zeros((50, 50), np.float32)
+    alpha[0, 0] = 1.0  # a one-pixel product in the corner: the rest shows the backdrop
     out = compose(_flat((0, 0, 0), (50, 50)), alpha, ImageFill(backdrop), KEEP)
     assert out.shape == (50, 50, 3)
     # the centre column of the backdrop lands in the centre of the output
@@ -193,6 +194,16 @@ def test_shadow_on_theme_by_default_and_off_on_request():
 def test_compose_rejects_mismatched_alpha():
     with pytest.raises(InvalidOptionError):
         compose(_flat((1, 2, 3), (4, 4)), np.zeros((5, 4), np.float32), Solid((0, 0, 0)), KEEP)
+
+
+@pytest.mark.parametrize("framing", [KEEP, Framing()], ids=["keep-canvas", "crop"])
+def test_empty_cutout_is_an_error_not_a_bare_background(framing):
+    # Alpha at most 0.04 everywhere (below the product threshold): no output may pass for a cut-out.
+    alpha = np.full((8, 8), 0.04, np.float32)
+    with pytest.raises(NoProductError, match="no product found"):
+        compose(_flat((10, 20, 30), (8, 8)), alpha, Solid((255, 255, 255)), framing)
+    alpha[3, 3] = 0.5
+    assert compose(_flat((10, 20, 30), (8, 8)), alpha, Solid((255, 255, 255)), framing).ndim == 3
 
 
 def test_decontaminate_handles_edges_longer_than_opencv_map_limit() -> None:

@@ -20,6 +20,7 @@ from fusion.errors import (
     InvalidArtifactError,
     InvalidImageError,
     InvalidOptionError,
+    NoProductError,
     UnknownThemeError,
 )
 from fusion.evidence_io import evidence_from_bytes, evidence_to_bytes
@@ -420,10 +421,9 @@ def test_layer_composite_matches_compose_and_round_trips() -> None:
         assert np.abs(rgba[..., 3].astype(int) - reference[..., 3]).max() <= 1
 
 
-def test_an_empty_cut_gives_just_the_background() -> None:
-    layer = build_layer(np.zeros((50, 60, 3), np.uint8), np.zeros((50, 60), np.float32), Framing(size=(40, 30)))
-    background = np.full((30, 40, 3), 77, np.uint8)
-    assert np.array_equal(composite_layer(layer, background, True), background)
+def test_an_empty_cut_is_refused_not_rendered_as_a_bare_background() -> None:
+    with pytest.raises(NoProductError):
+        build_layer(np.zeros((50, 60, 3), np.uint8), np.zeros((50, 60), np.float32), Framing(size=(40, 30)))
 
 
 def test_layer_bytes_are_validated() -> None:

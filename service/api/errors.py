@@ -23,6 +23,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_image": 415,
     "image_too_large": 413,
     "image_too_small": 422,
+    "no_product": 422,
     "invalid_option": 400,
     "unknown_theme": 400,
     "invalid_theme": 400,
