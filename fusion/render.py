@@ -51,8 +51,8 @@ def check_combination(background: Background, options: OutputOptions) -> None:
 def render(cutout: Cutout, background: Background, framing: Framing, options: OutputOptions) -> bytes:
     """Encode the requested output. Masks are at the input's own size and ignore framing and background."""
     check_combination(background, options)
-    require_product(cutout.alpha)
     if options.format == "mask":
+        require_product(cutout.alpha)  # other formats are checked where the product is framed
         return encode_image(alpha_to_mask(cutout.alpha), "png")
     pixels = compose(cutout.foreground, cutout.alpha, background, framing)
     return encode_image(pixels, options.format, quality=options.quality)
