@@ -27,7 +27,7 @@ import pytest
 import uvicorn
 from PIL import Image
 
-from service.webhook_signing import secret_for_key, verify
+from service.net.webhooks import secret_for_key, verify
 from tests.conftest import decompression_bomb_png, sample_jpeg
 
 SIDE = 256

@@ -28,7 +28,7 @@ WAIT_SECONDS = 120
 # `promptcut serve` through its own register() (independent of whether service/cli.py wires it yet).
 SERVE = """
 import typer
-from service import serve_cli
+from service.cli import serve as serve_cli
 app = typer.Typer()
 @app.callback()
 def main() -> None:

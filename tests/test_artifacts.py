@@ -11,7 +11,7 @@ import pytest
 
 import fusion.imageio
 from fusion.errors import OutputWriteError, PromptcutError
-from service.artifacts import ArtifactNotFoundError, ArtifactStore, is_digest
+from service.engine.blobstore import ArtifactNotFoundError, ArtifactStore, is_digest
 
 
 def test_put_returns_the_sha256_and_stores_under_a_two_level_fan_out(tmp_path: Path) -> None:

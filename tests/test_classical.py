@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fusion import metrics
+from fusion.evaluation import metrics
 from fusion.errors import UnknownSegmenterError
 from fusion.segmenters import available_segmenters, get_segmenter
 from fusion.segmenters.classical import IGNORED_PROMPTS_NOTE, ClassicalSegmenter

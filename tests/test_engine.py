@@ -25,13 +25,13 @@ from fusion.errors import (
 )
 from fusion.evidence_io import evidence_from_bytes, evidence_to_bytes
 from fusion.imageio import encode_image, srgb_icc_bytes
-from fusion.layer import build_layer, composite_layer, layer_from_bytes, layer_to_bytes
+from fusion.product_layer import build_layer, composite_layer, layer_from_bytes, layer_to_bytes
 from fusion.segmenters import get_segmenter
 from fusion.themes import load_theme, render_theme
 from fusion.types import Evidence
 from prompting.types import PromptSet
-from service.artifacts import ArtifactStore
-from service.engine import ARTIFACT_KINDS, Engine, MissingArtifactError, RenderRequest
+from service.engine.blobstore import ArtifactStore
+from service.engine.engine import ARTIFACT_KINDS, Engine, MissingArtifactError, RenderRequest
 from tests.conftest import REPO, SAMPLES, decompression_bomb_png, require_modules
 
 
@@ -274,7 +274,7 @@ def test_rerender_with_a_theme_matches_compose(engine, store, photo_bytes) -> No
     alpha = _pixels(store.get(cut.artifacts["alpha"]))
     theme = Themed(load_theme("winter-holidays"))
     # compose() on the stored alpha and the decontaminated foreground gives the same picture within rounding
-    from service.stored import apply_patch
+    from service.engine.codecs import apply_patch
 
     rgb = _pixels(photo_bytes)[..., :3]
     foreground = apply_patch(np.ascontiguousarray(rgb), store.get(cut.artifacts["foreground"]))
@@ -555,12 +555,12 @@ def test_evidence_from_another_backend_is_not_fed_to_the_neural_reprompt(neural_
 
 
 def test_importing_the_engine_does_not_import_torch() -> None:
-    code = "import sys, service.engine, service.bench_service; sys.exit('torch' in sys.modules)"
+    code = "import sys, service.engine.engine, service.bench.operations; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
 
 
 def test_bench_service_runs_and_reports(tmp_path) -> None:
-    from service.bench_service import bench_service
+    from service.bench.operations import bench_service
 
     result = bench_service([SAMPLES / "coffee-cup.jpg"], longest=256, repeat=1, theme="spring", work_dir=tmp_path)
     (item,) = result.items
@@ -572,7 +572,7 @@ def test_bench_service_runs_and_reports(tmp_path) -> None:
 
 def test_theme_backgrounds_are_rendered_once_per_size_bucket(monkeypatch) -> None:
     """Product-sized canvases differ by a few px; they share one render (centred crops of it)."""
-    import service.backgrounds as backgrounds
+    import service.engine.backgrounds as backgrounds
     from fusion.compose import Themed
     from fusion.themes import load_theme, render_theme
 

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from fusion import evaluate as ev
+from fusion.evaluation import evaluate as ev
 from fusion.errors import DatasetError, InvalidOptionError
 from tests.conftest import run_cli
 
@@ -229,7 +229,7 @@ def test_worker_processes_give_the_same_scores(dataset_dir: Path):
 
 @pytest.fixture
 def fake_methods(monkeypatch):
-    """The CLI builds its methods through fusion.evaluate.build_methods; swap in the fakes."""
+    """The CLI builds its methods through fusion.evaluation.evaluate.build_methods; swap in the fakes."""
 
     def build(segmenter="classical", baselines=(), feather_options=None):
         return (RedChannel(), *(Everything() for _ in baselines))
@@ -322,7 +322,7 @@ def photo_with_object() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_studio_composite_is_deterministic_per_name():
-    from fusion.studio import studio_composite
+    from fusion.evaluation.composites import studio_composite
 
     image, mask = photo_with_object()
     a, truth_a = studio_composite(image, mask, "ccp_0001")
@@ -335,7 +335,7 @@ def test_studio_composite_is_deterministic_per_name():
 
 
 def test_studio_composite_shows_backdrop_around_the_object():
-    from fusion.studio import studio_composite
+    from fusion.evaluation.composites import studio_composite
 
     image, mask = photo_with_object()
     for name in ("ccp_0001", "sod_2", "x_3", "y_4"):
@@ -349,7 +349,7 @@ def test_studio_composite_shows_backdrop_around_the_object():
 
 
 def test_studio_recentres_an_object_cut_by_the_frame():
-    from fusion.studio import studio_composite
+    from fusion.evaluation.composites import studio_composite
 
     image, _ = photo_with_object()
     mask = np.zeros(image.shape[:2], bool)
@@ -359,8 +359,8 @@ def test_studio_recentres_an_object_cut_by_the_frame():
 
 
 def test_grabcut_rect_finds_an_easy_object():
-    from fusion.baselines import get_baseline
-    from fusion.metrics import iou
+    from fusion.evaluation.baselines import get_baseline
+    from fusion.evaluation.metrics import iou
 
     image, mask = np.full((80, 80, 3), 240, np.uint8), box(20, 25, 40, 30, (80, 80))
     image[mask] = (30, 60, 200)
@@ -370,7 +370,7 @@ def test_grabcut_rect_finds_an_easy_object():
 
 
 def test_unknown_baseline_lists_names():
-    from fusion.baselines import get_baseline
+    from fusion.evaluation.baselines import get_baseline
 
     with pytest.raises(InvalidOptionError, match="grabcut-rect"):
         get_baseline("nope")

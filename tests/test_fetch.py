@@ -1,4 +1,4 @@
-"""service.fetch: image URLs and webhooks under the address rules, against real servers on loopback.
+"""service.net.fetch: image URLs and webhooks under the address rules, against real servers on loopback.
 
 Nothing here leaves the machine: refused addresses are checked with every socket connect blocked, and the
 rebinding test answers DNS itself.
@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from service.fetch import (
+from service.net.fetch import (
     FetchError,
     check_url,
     fetch_image,
@@ -43,7 +43,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40  # the bytes only have to co
 
 @dataclass(frozen=True)
 class UrlRules:
-    """Stand-in with the fields of service.settings.Settings that service.fetch reads."""
+    """Stand-in with the fields of service.settings.Settings that service.net.fetch reads."""
 
     allow_http_urls: bool = False
     url_allow_hosts: list[str] = field(default_factory=list)
@@ -674,7 +674,7 @@ def test_is_allow_listed_matches_host_and_optional_port() -> None:
 
 
 def test_importing_fetch_stays_light() -> None:
-    code = "import sys, service.fetch; print(sorted({'torch', 'numpy', 'cv2', 'httpx'} & set(sys.modules)))"
+    code = "import sys, service.net.fetch; print(sorted({'torch', 'numpy', 'cv2', 'httpx'} & set(sys.modules)))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent
     )
@@ -683,7 +683,7 @@ def test_importing_fetch_stays_light() -> None:
 
 
 def test_webhook_signatures_verify_only_the_exact_body_and_recent_times() -> None:
-    from service.webhook_signing import secret_for_key, sign, verify
+    from service.net.webhooks import secret_for_key, sign, verify
 
     secret = secret_for_key("pc_example")
     header = sign(secret, b'{"a":1}', timestamp=1_000_000)

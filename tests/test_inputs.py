@@ -8,8 +8,8 @@ import pytest
 
 from fusion.errors import InvalidOptionError
 from prompting import build_prompts
-from service.inputs import collect_inputs, read_titles, title_for
-from service.options import parse_size
+from service.cli.inputs import collect_inputs, read_titles, title_for
+from service.engine.options import parse_size
 
 
 def _touch(path: Path) -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.api.metrics import Metrics
-from service.api.services import start_services
+from service.prometheus import Metrics
+from service.jobs.runtime import start_services
 from service.db import open_database, repo
 from service.db.repo import NewItem
 from service.settings import Settings
@@ -76,7 +76,7 @@ def test_two_servers_share_one_postgresql_and_do_each_item_once(tmp_path) -> Non
     every item is claimed once (attempts == 1) and has exactly one output."""
     import time
 
-    from service.artifacts import ArtifactStore
+    from service.engine.blobstore import ArtifactStore
     from service.db.repo import ArtifactRef
     from tests.test_db import temporary_postgres_database
 
@@ -122,7 +122,7 @@ def item_artifacts(db, item_id: str):
 
 
 def test_the_neural_backend_gets_threads_and_precision_from_settings(tiny_model_dir, tmp_path) -> None:
-    from service.api.services import build_segmenter
+    from service.jobs.runtime import build_segmenter
     from tests.conftest import require_modules
 
     require_modules("torch", "transformers")

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from service import keys_cli
+from service.cli import keys as keys_cli
 from service.db import open_database
 from service.db import repo
 from tests.test_db import temporary_postgres_database
@@ -98,7 +98,7 @@ def test_data_dir_option_overrides_the_environment(cli, tmp_path: Path) -> None:
 )
 def test_errors_are_one_line_without_a_traceback(tmp_path: Path, args, env, expected) -> None:
     """In a real child process, as a user runs it."""
-    script = ("import typer; from service import keys_cli; app = typer.Typer(pretty_exceptions_enable=False)\n"
+    script = ("import typer; from service.cli import keys as keys_cli; app = typer.Typer(pretty_exceptions_enable=False)\n"
               "app.callback()(lambda: None); keys_cli.register(app); app()")
     environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PROMPTCUT_DATA_DIR": str(tmp_path / "d"), **env}
     result = subprocess.run([sys.executable, "-c", script, "keys", *args], capture_output=True, text=True,

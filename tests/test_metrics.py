@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusion.metrics import boundary, boundary_f1, iou, mae, pixel_accuracy, score_all
+from fusion.evaluation.metrics import boundary, boundary_f1, iou, mae, pixel_accuracy, score_all
 
 
 def square(top: int, left: int, size: int = 10, shape: tuple[int, int] = (40, 40)) -> np.ndarray:

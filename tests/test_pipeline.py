@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from fusion.compose import Framing, Solid
-from fusion.metrics import iou
+from fusion.evaluation.metrics import iou
 from fusion.pipeline import cut, cut_from_own_alpha, has_own_cutout
 from fusion.render import OutputOptions, alpha_to_mask, render
 from fusion.segmenters import get_segmenter

@@ -117,7 +117,7 @@ def test_parse_colour():
 
 
 def _cli() -> typer.Typer:
-    from service import cli_themes
+    from service.cli import themes as cli_themes
 
     app = typer.Typer()
 

@@ -91,7 +91,7 @@ def service(tmp_path_factory, image_host) -> Iterator[dict]:
     import uvicorn
 
     from service.api.app import create_app
-    from service.db.engine import open_database
+    from service.db.connection import open_database
     from service.db.repo import create_key
     from service.settings import Settings
 

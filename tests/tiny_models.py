@@ -1,10 +1,10 @@
-"""Tiny random-init CLIPSeg and OneFormer for tests (see fusion.segmenters.random_models)."""
+"""Tiny random-init CLIPSeg and OneFormer for tests (see service.bench.random_models)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fusion.segmenters.random_models import build_random_models
+from service.bench.random_models import build_random_models
 
 
 def build_tiny_models(model_dir: Path, seed: int = 0) -> Path:

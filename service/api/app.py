@@ -13,8 +13,9 @@ from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api import routes
 from service.api.errors import InternalErrorMiddleware, install_error_handlers
-from service.api.metrics import Metrics, MetricsMiddleware
+from service.prometheus import Metrics, MetricsMiddleware
 from service.api.uploads import BodyLimitMiddleware
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def create_app(settings: "Settings | None" = None, segmenter: "Segmenter | None"
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from service.api.services import start_services
+        from service.jobs.runtime import start_services
 
         services = await run_in_threadpool(start_services, settings, metrics, segmenter)
         app.state.services = services
@@ -67,9 +68,7 @@ def create_app(settings: "Settings | None" = None, segmenter: "Segmenter | None"
     app.state.services = None
     install_error_handlers(app)
 
-    from service.api import routes_cutouts, routes_health, routes_items, routes_jobs, routes_themes
-
-    for module in (routes_health, routes_cutouts, routes_jobs, routes_items, routes_themes):
+    for module in (routes.health, routes.cutouts, routes.jobs, routes.items, routes.themes):
         app.include_router(module.router)
     _mount_web(app)
     _custom_openapi(app)
@@ -103,8 +102,8 @@ def _custom_openapi(app: FastAPI) -> None:
     def openapi() -> dict:
         if app.openapi_schema:
             return app.openapi_schema
-        from service.api.routes_jobs import JobIn
-        from service.api.views import CutoutOut
+        from service.api.routes.jobs import JobIn
+        from service.api.schemas import CutoutOut
 
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})

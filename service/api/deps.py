@@ -9,8 +9,8 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from service.api.errors import ApiError
-from service.api.pool import INTERACTIVE, PoolClosed, PoolFull
-from service.api.services import Services
+from service.jobs.pool import INTERACTIVE, PoolClosed, PoolFull
+from service.jobs.runtime import Services
 
 T = TypeVar("T")
 

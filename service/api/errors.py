@@ -1,6 +1,6 @@
 """Every error leaves the API as JSON `{"error": {"code", "message", "field"?}}` — never a traceback.
 
-Library errors (fusion.errors.PromptcutError and its subclasses, including service.fetch.FetchError) carry a
+Library errors (fusion.errors.PromptcutError and its subclasses, including service.net.fetch.FetchError) carry a
 stable `code`; this module maps each code to an HTTP status.
 """
 

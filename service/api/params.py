@@ -149,7 +149,7 @@ def parse_size_option(field: str, value: Any, max_pixels: int) -> str | None:
     text = _text(value).lower()
     if text in _NATIVE_SIZE:
         return None
-    from service.options import parse_size
+    from service.engine.options import parse_size
 
     try:
         width, height = parse_size(text)  # type: ignore[misc]
@@ -222,7 +222,7 @@ def render_options(options: Mapping[str, Any], *, max_pixels: int, base: Mapping
 
 def validated(render: Mapping[str, Any]) -> dict:
     """Run the engine's own validation (RenderRequest) so the stored dict is exactly what it accepts."""
-    from service.engine import RenderRequest
+    from service.engine.engine import RenderRequest
 
     try:
         return RenderRequest.from_dict(dict(render)).to_dict()

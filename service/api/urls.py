@@ -1,6 +1,6 @@
 """Request-time checks of seller-supplied URLs, so obvious refusals are a 400 before any work is queued.
 
-The authoritative checks (DNS resolution of every address, redirects) happen in service.fetch when the image
+The authoritative checks (DNS resolution of every address, redirects) happen in service.net.fetch when the image
 is fetched; here: the URL's form and scheme (fetch.check_url), and hosts written as a literal private,
 loopback or link-local address.
 """
@@ -14,7 +14,7 @@ from service.api.errors import from_library
 
 
 def check_image_url(url: str | None, settings, *, field: str) -> str:
-    from service.fetch import FetchError, check_url, is_public_address, parse_allow_host
+    from service.net.fetch import FetchError, check_url, is_public_address, parse_allow_host
 
     try:
         target = check_url(url or "", settings)

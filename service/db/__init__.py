@@ -1,5 +1,5 @@
 """Persistence: SQLAlchemy models (schema), the database handle and migrations (engine), queries (repo)."""
 
-from service.db.engine import Database, DatabaseError, open_database
+from service.db.connection import Database, DatabaseError, open_database
 
 __all__ = ["Database", "DatabaseError", "open_database"]

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from fusion.errors import InvalidOptionError
-from service.artifacts import is_digest
+from service.engine.blobstore import is_digest
 from service.db.schema import ITEM_STATES, ApiKey, Artifact, Item, Job, new_id, utcnow
 
 KEY_PREFIX = "pc_"  # recognisable in logs and by secret scanners

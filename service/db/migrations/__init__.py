@@ -1,1 +1,1 @@
-"""Alembic migrations, applied in-process by service.db.engine.open_database (a package so they ship as code)."""
+"""Alembic migrations, applied in-process by service.db.connection.open_database (a package so they ship as code)."""

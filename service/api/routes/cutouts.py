@@ -1,0 +1,155 @@
+"""POST /v1/cutouts: one image in, the finished image out (remove.bg-style parameters)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from fusion.errors import PromptcutError
+from service.api import params
+from service.api.auth import Caller, require_key
+from service.api.deps import get_services, in_pool, in_thread
+from service.api.errors import ApiError, from_library
+from service.api.result_meta import chosen_labels, confidence, header_safe, server_timing
+from service.api.uploads import display_name, read_upload
+from service.api.urls import check_image_url
+from service.api.schemas import CutoutOut, ErrorBody, item_json
+from service.jobs.tasks import CutoutRequest, run_cutout
+
+router = APIRouter(tags=["cut-outs"])
+
+MAX_TEXT = 1000
+
+ERRORS = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "Bad option or image URL (invalid_option, unknown_theme, url_invalid, url_forbidden)"),
+        (401, "Missing, unknown or revoked API key"),
+        (413, "Upload or image too large (file_too_large, too_large, image_too_large, url_too_large)"),
+        (415, "Not an image (invalid_image)"),
+        (422, "Malformed request (invalid_request, missing_image, image_too_small)"),
+        (429, "All workers busy and the queue full: retry after Retry-After seconds"),
+        (502, "The image URL could not be fetched (url_unreachable, url_bad_status, url_timeout)"),
+    )
+}
+
+
+def _form(description: str) -> Any:
+    return Form(None, description=description, max_length=MAX_TEXT)
+
+
+@router.post(
+    "/v1/cutouts",
+    summary="Cut out one product and put it on a new background",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The image (Content-Type per `format`), or JSON with `Accept: application/json`. "
+            "Headers: X-Promptcut-Item (the item id, for reprompt), X-Promptcut-Backend, "
+            "X-Promptcut-Confidence, X-Promptcut-Labels, Server-Timing.",
+            "content": {
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                "image/webp": {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {"schema": {"$ref": "#/components/schemas/CutoutOut"}},
+            },
+        },
+        **ERRORS,
+    },
+)
+async def create_cutout(
+    request: Request,
+    caller: Caller = Depends(require_key),
+    image_file: UploadFile | None = File(None, description="The photo (JPEG, PNG, WebP, TIFF, GIF, BMP, AVIF)."),
+    image_url: str | None = _form("An https URL of the photo (instead of image_file)."),
+    title: str | None = _form("The product title: says what to keep."),
+    prompt: str | None = _form("What to keep, typed (wins over the title)."),
+    format: str | None = _form("png | webp | jpeg | jpg | mask | auto"),
+    quality: str | None = _form("1-100 (JPEG/WebP)"),
+    bg_color: str | None = _form("Background colour: 81d4fa, #81d4fa, 255,255,255, white"),
+    background: str | None = _form("transparent or a colour (synonym of bg_color)"),
+    theme: str | None = _form("A theme name (see `promptcut themes`)"),
+    size: str | None = _form("Output size: 1600x1200, 1000 (square) or auto"),
+    crop: str | None = _form("true: frame the product; false: keep the photo's canvas"),
+    fill: str | None = _form("Share of the canvas the product fills: 0.1-1 or a percentage"),
+    scale: str | None = _form("remove.bg name for fill, e.g. 85%"),
+    align: str | None = _form("center | top | bottom"),
+    position: str | None = _form("remove.bg name for align"),
+    margin: str | None = _form("Margin on every side: 0-0.4 or a percentage"),
+    crop_margin: str | None = _form("remove.bg name for margin, e.g. 5%"),
+    shadow: str | None = _form("Contact shadow: true | false (default: on for themes)"),
+    add_shadow: str | None = _form("remove.bg name for shadow"),
+) -> Response:
+    services = get_services(request)
+    settings = services.settings
+    options = {
+        "format": format, "quality": quality, "bg_color": bg_color, "background": background, "theme": theme,
+        "size": size, "crop": crop, "fill": fill, "scale": scale, "align": align, "position": position,
+        "margin": margin, "crop_margin": crop_margin, "shadow": shadow, "add_shadow": add_shadow,
+    }
+    render = params.render_options(options, max_pixels=settings.max_pixels)
+
+    url = (image_url or "").strip() or None
+    has_file = image_file is not None and (image_file.size is None or image_file.size > 0 or url is None)
+    if has_file and url:
+        raise ApiError(422, "invalid_request", "send either image_file or image_url, not both", field="image_url")
+    if not has_file and not url:
+        raise ApiError(422, "missing_image", "send the photo as image_file (multipart) or image_url",
+                       field="image_file")
+    data = None
+    if has_file:
+        assert image_file is not None
+        data = await read_upload(image_file, settings.max_upload_bytes, "image_file")
+    else:
+        check_image_url(url, settings, field="image_url")
+
+    job = CutoutRequest(
+        title=(title or "").strip(),
+        prompt=(prompt or "").strip(),
+        ref=display_name(image_file.filename) if has_file and image_file is not None else "",
+        source_url=url,
+        render=render,
+    )
+    try:
+        outcome = await in_pool(services, lambda: run_cutout(services, caller.key_id, job, data))
+    except PromptcutError as exc:
+        raise from_library(exc, field="image_url" if url else "image_file") from None
+
+    labels = chosen_labels(outcome.metadata)
+    headers = {
+        "X-Promptcut-Item": outcome.item_id,
+        "X-Promptcut-Backend": header_safe(str(outcome.metadata.get("backend", ""))),
+        "Server-Timing": server_timing(outcome.metadata, outcome.seconds),
+        "Location": f"/v1/items/{outcome.item_id}",
+    }
+    if all(label.isdigit() for label in labels):  # anonymous regions (classical superpixels): a count says more
+        headers["X-Promptcut-Regions"] = str(len(labels))
+    else:
+        headers["X-Promptcut-Labels"] = header_safe(",".join(labels))
+    level = confidence(outcome.metadata)
+    if level is not None:
+        headers["X-Promptcut-Confidence"] = f"{level:.3f}"
+    if _wants_json(request):
+        item = await in_thread(_load_item_json, services, caller.key_id, outcome.item_id)
+        body = {"item": item, "content_type": outcome.content_type,
+                "image_base64": base64.b64encode(outcome.output).decode("ascii")}
+        return JSONResponse(CutoutOut.model_validate(body).model_dump(mode="json"), headers=headers)
+    return Response(outcome.output, media_type=outcome.content_type, headers=headers)
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "").lower()
+    return "application/json" in accept and "image/" not in accept
+
+
+def _load_item_json(services, key_id: str, item_id: str) -> dict:
+    from service.db import repo
+
+    with services.database.session() as db:
+        item = repo.get_item(db, key_id, item_id)
+        if item is None:
+            raise ApiError(404, "not_found", "item not found")
+        return item_json(item)

@@ -1,0 +1,95 @@
+"""Run a batch of files through cut → render → atomic write. One bad file never stops the batch."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from fusion.compose import Background, Framing
+from fusion.errors import PromptcutError
+from fusion.feather import FeatherOptions
+from fusion.imageio import load_image, write_atomic
+from fusion.pipeline import cut, cut_from_own_alpha, has_own_cutout
+from fusion.protocol import Segmenter
+from fusion.render import OutputOptions, render
+from prompting import build_prompts
+from service.cli.inputs import BatchItem, TitleRow, title_for
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    out_dir: Path
+    background: Background
+    framing: Framing
+    output: OutputOptions
+    feather: FeatherOptions
+    overwrite: bool = False
+    max_pixels: int = 40_000_000
+    prompt: str = ""  # typed prompt for every item (overrides titles)
+    title: str = ""  # one title for every item (a titles CSV row wins)
+    use_input_alpha: bool = True
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    source: str
+    output: str
+    status: str  # done | skipped | failed
+    error: str = ""
+    seconds: float = 0.0
+    metadata: dict = field(default_factory=dict)
+
+
+def output_path(item: BatchItem, settings: BatchSettings) -> Path:
+    return settings.out_dir / item.relative.with_name(f"{item.relative.name}.{settings.output.extension}")
+
+
+def process_item(
+    item: BatchItem, segmenter: Segmenter, settings: BatchSettings, titles: dict[str, TitleRow]
+) -> ItemResult:
+    target = output_path(item, settings)
+    if target.exists() and not settings.overwrite:
+        return ItemResult(str(item.source), str(target), "skipped")
+    start = time.perf_counter()
+    try:
+        row = title_for(item, titles)
+        prompts = build_prompts(
+            title=row.title if row else settings.title,
+            prompt=settings.prompt or (row.prompt if row else ""),
+        )
+        decoded = load_image(item.source, max_pixels=settings.max_pixels)
+        if settings.use_input_alpha and has_own_cutout(decoded.alpha):
+            cutout = cut_from_own_alpha(decoded.rgb, decoded.alpha)
+        else:
+            cutout = cut(decoded.rgb, prompts, segmenter, settings.feather)
+        data = render(cutout, settings.background, settings.framing, settings.output)
+        write_atomic(target, data)
+    except PromptcutError as exc:
+        return ItemResult(str(item.source), str(target), "failed", str(exc), time.perf_counter() - start)
+    except Exception as exc:  # noqa: BLE001 — an unexpected bug on one file must not lose the batch
+        message = f"internal error ({type(exc).__name__}: {exc}); please report it"
+        return ItemResult(str(item.source), str(target), "failed", message, time.perf_counter() - start)
+    metadata = cutout.metadata() | {
+        "title": prompts.title,
+        "prompt": prompts.prompt,
+        "prompt_source": prompts.source,
+        "prompts": prompts.to_dict(),
+    }
+    return ItemResult(str(item.source), str(target), "done", seconds=time.perf_counter() - start, metadata=metadata)
+
+
+def run_batch(
+    items: list[BatchItem],
+    segmenter: Segmenter,
+    settings: BatchSettings,
+    titles: dict[str, TitleRow],
+    on_item: Callable[[ItemResult], None] = lambda result: None,
+) -> list[ItemResult]:
+    results = []
+    for item in items:
+        result = process_item(item, segmenter, settings, titles)
+        on_item(result)
+        results.append(result)
+    return results

@@ -1,0 +1,146 @@
+"""`promptcut eval`: cut-out quality against human masks (IoU, accuracy, relaxed boundary F1, MAE)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from service.cli.models import models_dir_option
+from service.cli.errors import EXIT_ITEM_FAILED, user_errors
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+def eval_command(
+    data_dir: Path = typer.Argument(..., help="Folder with images/NAME.jpg + masks/NAME.png (and optionally prompts.csv)."),
+    segmenter_name: str = typer.Option(
+        "auto", "--segmenter", help="Backend to evaluate: auto (neural when its models are in --models, else classical) | neural | classical."
+    ),
+    models: Path = models_dir_option(),
+    baseline: list[str] = typer.Option([], "--baseline", help="Also run this baseline on the same images (e.g. grabcut-rect); repeatable."),
+    studio: bool = typer.Option(False, "--studio", help="Also score studio-style composites built on the fly from the foregrounds."),
+    limit: int = typer.Option(0, "--limit", help="At most N foreground pairs and N prompted triples, spread over sources (0 = all)."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes."),
+    tolerance: float = typer.Option(3.0, "--tolerance", help="Boundary F1 tolerance in px."),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Write the report with per-image rows to this file, or - for stdout."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Score the cut on a folder of photos with ground-truth masks, per source and overall."""
+    from rich.console import Console
+
+    from fusion.errors import InvalidOptionError
+    from fusion.evaluation.evaluate import EvalOptions, build_methods, evaluate, load_dataset
+    from fusion.segmenters import choose_segmenter
+
+    # With --json - the JSON owns stdout; the human-readable table goes to stderr.
+    console = Console(stderr=json_path == "-")
+    with user_errors():
+        if limit < 0 or workers < 1 or tolerance <= 0:
+            raise InvalidOptionError("--limit must be ≥ 0, --workers ≥ 1 and --tolerance > 0")
+        dataset = load_dataset(data_dir)
+        choice = choose_segmenter(segmenter_name, models)
+        if choice.name == "neural" and workers > 1:
+            choice = choice.with_options(threads=1)  # processes side by side: one torch thread each
+        methods = build_methods(choice, baseline)
+        if choice.notice:
+            typer.echo(choice.notice, err=True)
+        with _progress(console, quiet) as progress:
+            report = evaluate(dataset, methods, EvalOptions(
+                studio=studio, limit=limit, workers=workers, tolerance=tolerance, progress=progress,
+            ))
+        _print_report(console, report)
+        if json_path:
+            text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+            if json_path == "-":
+                sys.stdout.write(text + "\n")
+            else:
+                from fusion.imageio import write_atomic
+
+                write_atomic(Path(json_path), (text + "\n").encode("utf-8"))
+    if report.problems:
+        raise typer.Exit(EXIT_ITEM_FAILED)
+
+
+class _progress:
+    """A rich progress bar as a `progress(done, total)` callback (or a no-op when quiet)."""
+
+    def __init__(self, console, quiet: bool) -> None:
+        self._console, self._quiet, self._bar, self._task = console, quiet, None, None
+
+    def __enter__(self):
+        if self._quiet:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+        self._bar = Progress("evaluating", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                             TimeRemainingColumn(), console=self._console, transient=True)
+        self._bar.__enter__()
+        return self._update
+
+    def _update(self, done: int, total: int) -> None:
+        if self._task is None:
+            self._task = self._bar.add_task("eval", total=total)
+        self._bar.update(self._task, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+def _group_label(kind: str, source: str) -> str:
+    from fusion.evaluation.evaluate import ALL
+
+    if source == ALL:
+        return {"pair": "ALL photos", "studio": "ALL studio", "prompt": "ALL prompted"}.get(kind, f"ALL {kind}")
+    return f"{source}+prompt" if kind == "prompt" else source
+
+
+def _print_report(console, report) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from fusion.evaluation.evaluate import ALL
+
+    # Narrow enough for an 80-column terminal: one row per (source, method), a rule between sources.
+    table = Table(title=f"{report.dataset}\nmean per image; relaxF1 within {report.tolerance:g} px",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for column, justify in (("source", "left"), ("n", "right"), ("method", "left"), ("IoU", "right"),
+                            ("acc", "right"), ("relaxF1", "right"), ("MAE", "right"), ("s/img", "right")):
+        table.add_column(column, justify=justify)
+    previous = None
+    for s in report.summaries:
+        group = (s.kind, s.source)
+        if previous is not None and group != previous:
+            table.add_section()
+        first = group != previous
+        table.add_row(
+            _group_label(s.kind, s.source) if first else "", str(s.count) if first else "", s.method,
+            f"{s.iou:.3f}", f"{s.accuracy:.3f}", f"{s.boundary_f1:.3f}", f"{s.mae:.3f}",
+            f"{s.median_seconds:.2f}", style="bold" if s.source == ALL else None,
+        )
+        previous = group
+    console.print(table)
+    if report.timings:
+        parts = [f"{t.method} {t.median_seconds:.3f} s ({t.count} runs)" for t in report.timings]
+        console.print("median seconds per image: " + ", ".join(parts), soft_wrap=True)
+        for name in report.methods[1:]:
+            ratio = report.speed_ratio(name)
+            if ratio is not None:
+                console.print(f"time ratio {report.ours} / {name} = {ratio:.2f}"
+                              f" ({'ours faster' if ratio < 1 else 'ours slower'})", soft_wrap=True)
+    for note in report.notes:
+        console.print(f"note: {note}", soft_wrap=True)  # one line each, greppable
+    if report.problems:
+        console.print(f"[bold red]{len(report.problems)} item(s) not scored:[/bold red]")
+        for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
+            console.print(f"  {problem.item}: {problem.message}", markup=False, highlight=False, soft_wrap=True)
+        if len(report.problems) > MAX_PROBLEMS_SHOWN:
+            console.print(f"  … and {len(report.problems) - MAX_PROBLEMS_SHOWN} more (see --json)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)

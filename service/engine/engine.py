@@ -1,0 +1,399 @@
+"""The engine behind the service: cut, reprompt and rerender one item, keeping what each stage costs.
+
+Pure of HTTP and SQL: bytes and a RenderRequest in, a CutResult out, intermediate results kept in an
+artifact store (anything with `put(bytes) -> sha256 hex` and `get(digest) -> bytes`).
+
+A cut is expensive (segmentation); everything after it is cheap if its inputs are kept, so a cut stores:
+    original    the uploaded bytes
+    evidence    the segmenter's Evidence (working image, label map, heatmaps, prior) — fusion.evidence_io
+    selection   what was selected and what feathering depends on — equal digests ⇒ the alpha still holds
+    alpha       8-bit alpha at the photo's size (PNG; also the "mask" output as is)
+    foreground  the decontaminated edge colours (a patch over the decoded original)
+    layer       the product framed on its canvas, premultiplied, raw, with its shadow — fusion.product_layer
+    output      the encoded result
+Then:
+- reprompt: reloads the evidence, lets the segmenter redo only what depends on the text (neural: CLIPSeg
+  on the stored working image, never OneFormer; classical: nothing, it cannot read text), selects again, and
+  feathers only when the selection changed; otherwise the stored alpha and layer are reused.
+- rerender (theme/background/format swap): no segmentation, no feathering: the stored layer over a cached
+  background, then encode (JPEG: composited and encoded in strips on all cores, fusion.jpeg). A framing
+  change rebuilds the layer from the stored alpha and foreground.
+
+Stage timings (seconds, in each result's metadata): decode, segment, reprompt (the segmenter's prompt step),
+select, feather, decontaminate, frame, background, compose, encode (compose_encode when fused), load, store.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping, Protocol
+
+import numpy as np
+
+from fusion.compose import Background, Themed
+from fusion.errors import PromptcutError
+from fusion.evidence_io import evidence_from_bytes, evidence_to_bytes
+from fusion.feather import FeatherOptions, sharpen
+from fusion.imageio import DecodedImage, decode_image, encode_image, encode_jpeg_rows
+from fusion.product_layer import Layer, build_layer, composite_layer, layer_from_bytes, layer_to_bytes
+from fusion.pipeline import cut_from_evidence, cut_from_mask, cut_from_own_alpha, has_own_cutout
+from fusion.protocol import Repromptable, Segmenter
+from fusion.selection import select
+from fusion.types import Cutout, Evidence, Mask
+from prompting import build_prompts
+from prompting.types import PromptSet
+from service.engine.backgrounds import BackgroundCache
+from service.engine.render_request import RenderRequest
+from service.engine.codecs import alpha_from_png, alpha_to_png, alpha_to_u8, apply_patch, edge_patch, selection_record, sha256
+
+__all__ = ["ARTIFACT_KINDS", "CutResult", "Engine", "MissingArtifactError", "RenderRequest"]
+
+ARTIFACT_KINDS = ("original", "evidence", "selection", "alpha", "foreground", "layer", "output")
+
+REUSED_EVIDENCE_NOTE = "reprompt: the stored segmentation was reused; only prompt-dependent stages ran"
+SAME_SELECTION_NOTE = "reprompt: the same regions were selected, so the stored alpha was reused"
+_HEX = frozenset("0123456789abcdef")
+
+
+class MissingArtifactError(PromptcutError):
+    """An item lacks a stored intermediate result the operation needs (e.g. no evidence to reprompt)."""
+
+    code = "artifact_missing"
+
+
+class ArtifactStoreLike(Protocol):
+    def put(self, data: bytes) -> str: ...
+
+    def get(self, digest: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class CutResult:
+    """One operation's result.
+
+    output: the encoded image (content_type, extension say which format).
+    metadata: JSON-ready. cut/reprompt: operation, backend, labels, scores, confidence, reason, tie_broken,
+        selection (the same, grouped), notes, title, prompt, prompt_source, prompts (PromptSet.to_dict()),
+        render, size [w, h], timings {stage: seconds}; reprompt adds reused {label_map, alpha}.
+        rerender: operation, render, size, timings, layer_reused only — merge it over the item's metadata.
+    artifacts: kind → digest of the item's current artifacts, all in the store (unchanged kinds included:
+        compare with what you had to see what is new).
+    """
+
+    output: bytes
+    content_type: str
+    extension: str
+    metadata: dict
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+
+class _Clock:
+    """Adds up wall time per stage (seconds)."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+    def add(self, timings: Mapping[str, float]) -> None:
+        for stage, seconds in timings.items():
+            self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
+    def rounded(self) -> dict[str, float]:
+        return {stage: round(seconds, 6) for stage, seconds in self.timings.items()}
+
+
+class Engine:
+    """Cut, reprompt and rerender items. Thread-safe if the segmenter is (several pool threads share one).
+
+    store: put/get artifact store. segmenter: any fusion Segmenter; reprompts are cheapest when it is also
+    `Repromptable`. feather: edge options. max_pixels: decompression-bomb limit for uploads.
+    theme_dirs: extra folders searched for themes by name.
+    """
+
+    def __init__(
+        self,
+        store: ArtifactStoreLike,
+        segmenter: Segmenter,
+        *,
+        feather: FeatherOptions = FeatherOptions(),
+        max_pixels: int = 40_000_000,
+        theme_dirs: Iterable[str | Path] = (),
+    ) -> None:
+        self.store = store
+        self.segmenter = segmenter
+        self.feather = feather
+        self.max_pixels = int(max_pixels)
+        self.backgrounds = BackgroundCache(theme_dirs)
+
+    # ---------------------------------------------------------------------------------------- operations
+
+    def check(self, render: RenderRequest) -> None:
+        """Raise the error a render would raise for its background (an unknown theme), without any work."""
+        self.backgrounds.resolve(render)
+
+    def cut(self, image_bytes: bytes, title: str, prompt: str, render: RenderRequest) -> CutResult:
+        """A new photo: decode (bomb guard) → its own alpha, or segment → select → feather → decontaminate →
+        frame → compose → encode, storing every intermediate result (see the module docstring)."""
+        clock = _Clock()
+        background = self.backgrounds.resolve(render)  # an unknown theme fails before any work
+        with clock("decode"):
+            decoded = decode_image(image_bytes, max_pixels=self.max_pixels)
+        prompts = build_prompts(title=title or "", prompt=prompt or "")
+        stored: dict[str, str] = {}
+        with clock("store"):
+            stored["original"] = self.store.put(image_bytes)
+        if has_own_cutout(decoded.alpha):
+            cutout = cut_from_own_alpha(decoded.rgb, decoded.alpha)
+            clock.add(cutout.timings)
+        else:
+            evidence = self._segment(decoded.rgb, prompts, clock)
+            cutout = cut_from_evidence(decoded.rgb, evidence, self.feather)
+            clock.add(cutout.timings)
+            with clock("store"):
+                stored["evidence"] = self.store.put(evidence_to_bytes(evidence))
+                stored["selection"] = self.store.put(selection_record(cutout.mask, stored["original"], self.feather))
+        output, size = self._finish_cut(decoded.rgb, cutout, render, background, stored, clock)
+        metadata = {"operation": "cut", **self._describe(cutout.mask, cutout.backend, cutout.notes, prompts, render),
+                    "size": size, "timings": clock.rounded()}
+        return self._result(output, render, metadata, stored)
+
+    def reprompt(self, artifacts: Mapping[str, str], title: str, prompt: str, render: RenderRequest) -> CutResult:
+        """A retyped prompt for a cut item: reuse its stored evidence, redo only the prompt-dependent stages."""
+        clock = _Clock()
+        stored = self._known(artifacts)
+        self._require(stored, "original", "evidence", why="to reprompt it")
+        background = self.backgrounds.resolve(render)
+        prompts = build_prompts(title=title or "", prompt=prompt or "")
+        with clock("load"):
+            evidence = evidence_from_bytes(self.store.get(stored["evidence"]))
+        decoded: DecodedImage | None = None
+        notes: tuple[str, ...]
+        if isinstance(self.segmenter, Repromptable) and evidence.backend == self.segmenter.name:
+            with clock("reprompt"):
+                fresh = self.segmenter.reprompt(evidence, prompts)
+            notes = (REUSED_EVIDENCE_NOTE,)
+            reused_label_map = True
+        else:  # another backend made the stored evidence, or this one cannot reprompt: segment again
+            decoded = self._decode_original(stored, clock)
+            fresh = self._segment(decoded.rgb, prompts, clock)
+            notes = (f"reprompt: the stored evidence came from the {evidence.backend!r} backend; "
+                     f"segmented again with {self.segmenter.name!r}",)
+            reused_label_map = False
+        if not _same_evidence(fresh, evidence):
+            with clock("store"):
+                stored["evidence"] = self.store.put(evidence_to_bytes(fresh))
+        with clock("select"):
+            mask = select(fresh)
+        record = selection_record(mask, stored["original"], self.feather)
+        same_alpha = sha256(record) == stored.get("selection") and all(
+            kind in stored for kind in ("alpha", "foreground")
+        )
+        notes = (*notes, *fresh.notes)
+        if same_alpha:
+            # Feathering is a pure function of (original, selection, options): the stored alpha still holds.
+            output, size, _ = self._render_stored(stored, render, background, clock)
+            notes = (*notes, SAME_SELECTION_NOTE)
+        else:
+            decoded = decoded or self._decode_original(stored, clock)
+            cutout = cut_from_mask(decoded.rgb, mask, fresh.backend, self.feather, notes=fresh.notes)
+            clock.add(cutout.timings)
+            with clock("store"):
+                stored["selection"] = self.store.put(record)
+            output, size = self._finish_cut(decoded.rgb, cutout, render, background, stored, clock)
+        metadata = {
+            "operation": "reprompt",
+            **self._describe(mask, fresh.backend, notes, prompts, render),
+            "reused": {"label_map": reused_label_map, "alpha": same_alpha},
+            "size": size,
+            "timings": clock.rounded(),
+        }
+        return self._result(output, render, metadata, stored)
+
+    def rerender(self, artifacts: Mapping[str, str], render: RenderRequest) -> CutResult:
+        """Another theme, background, format or framing for a cut item: no segmentation, no feathering."""
+        clock = _Clock()
+        stored = self._known(artifacts)
+        self._require(stored, "original", "alpha", "foreground", why="to render it again")
+        background = self.backgrounds.resolve(render)
+        output, size, layer_reused = self._render_stored(stored, render, background, clock)
+        metadata = {
+            "operation": "rerender",
+            "render": render.to_dict(),
+            "size": size,
+            "layer_reused": layer_reused,
+            "timings": clock.rounded(),
+        }
+        return self._result(output, render, metadata, stored)
+
+    # ------------------------------------------------------------------------------------------- stages
+
+    def _segment(self, rgb: np.ndarray, prompts: PromptSet, clock: _Clock) -> Evidence:
+        source = rgb
+        if self.feather.sharpen > 0:
+            with clock("sharpen"):
+                source = sharpen(rgb, self.feather.sharpen)
+        with clock("segment"):
+            return self.segmenter.segment(source, prompts)
+
+    def _decode_original(self, stored: Mapping[str, str], clock: _Clock) -> DecodedImage:
+        with clock("decode"):
+            return decode_image(self.store.get(stored["original"]), max_pixels=self.max_pixels)
+
+    def _finish_cut(
+        self, rgb: np.ndarray, cutout: Cutout, render: RenderRequest, background: Background,
+        stored: dict[str, str], clock: _Clock,
+    ) -> tuple[bytes, list[int]]:
+        """Store alpha and foreground, frame a new layer, compose and encode → (output, its [width, height])."""
+        with clock("store"):
+            alpha = alpha_to_u8(cutout.alpha)
+            alpha_png = alpha_to_png(alpha)
+            stored["alpha"] = self.store.put(alpha_png)
+            stored["foreground"] = self.store.put(edge_patch(rgb, cutout.foreground))
+        layer = self._new_layer(cutout.foreground, alpha, render, stored, clock)
+        return self._output(layer, alpha_png, render, background, stored, clock)
+
+    def _render_stored(
+        self, stored: dict[str, str], render: RenderRequest, background: Background, clock: _Clock
+    ) -> tuple[bytes, list[int], bool]:
+        """Output from stored artifacts: the stored layer when it was framed the same way, else a new one.
+        → (output, its [width, height], whether the stored layer was used)."""
+        if render.format == "mask":
+            with clock("load"):
+                alpha_png = self.store.get(stored["alpha"])
+            with clock("store"):
+                stored["output"] = self.store.put(alpha_png)
+            return alpha_png, _png_size(alpha_png), False
+        layer = None
+        key = self._layer_key(render, stored)
+        if "layer" in stored:
+            with clock("load"):
+                candidate = layer_from_bytes(self.store.get(stored["layer"]))
+            layer = candidate if candidate.key == key else None
+        reused = layer is not None
+        if layer is None:
+            decoded = self._decode_original(stored, clock)
+            with clock("load"):
+                alpha = alpha_from_png(self.store.get(stored["alpha"]), decoded.rgb.shape[:2])
+                foreground = apply_patch(decoded.rgb, self.store.get(stored["foreground"]))
+            layer = self._new_layer(foreground, alpha, render, stored, clock)
+        output, size = self._output(layer, b"", render, background, stored, clock)
+        return output, size, reused
+
+    def _new_layer(
+        self, foreground: np.ndarray, alpha: np.ndarray, render: RenderRequest, stored: dict[str, str], clock: _Clock
+    ) -> Layer:
+        with clock("frame"):
+            layer = build_layer(foreground, alpha, render.framing, key=self._layer_key(render, stored))
+        with clock("store"):
+            stored["layer"] = self.store.put(layer_to_bytes(layer))
+        return layer
+
+    def _output(
+        self, layer: Layer, alpha_png: bytes, render: RenderRequest, background: Background,
+        stored: dict[str, str], clock: _Clock,
+    ) -> tuple[bytes, list[int]]:
+        size = list(layer.canvas)
+        if render.format == "mask":
+            output = alpha_png or self.store.get(stored["alpha"])
+            size = _png_size(output)
+        else:
+            with clock("background"):
+                pixels = self.backgrounds.pixels(background, *layer.canvas)
+            shadow = render.shadow if render.shadow is not None else isinstance(background, Themed)
+            if render.format == "jpeg" and pixels is not None:
+                # strips are composited and encoded together, on several threads (fusion.jpeg)
+                with clock("compose_encode"):
+                    output = encode_jpeg_rows(lambda top, bottom: composite_layer(layer, pixels, shadow, (top, bottom)),
+                                              *layer.canvas, quality=render.quality)
+            else:
+                with clock("compose"):
+                    image = composite_layer(layer, pixels, shadow)
+                with clock("encode"):
+                    output = encode_image(image, render.format, quality=render.quality)
+        with clock("store"):
+            stored["output"] = self.store.put(output)
+        return output, size
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _layer_key(render: RenderRequest, stored: Mapping[str, str]) -> str:
+        """A layer is valid for one framing of one alpha + foreground."""
+        return json.dumps(
+            {"framing": render.framing_key, "alpha": stored.get("alpha"), "foreground": stored.get("foreground")},
+            sort_keys=True,
+        )
+
+    @staticmethod
+    def _known(artifacts: Mapping[str, str]) -> dict[str, str]:
+        """The artifact kinds the engine uses, with digests checked (never a path from a bad value)."""
+        stored = {}
+        for kind in ARTIFACT_KINDS:
+            digest = artifacts.get(kind)
+            if digest is None:
+                continue
+            if not (isinstance(digest, str) and len(digest) == 64 and set(digest) <= _HEX):
+                raise MissingArtifactError(f"the stored {kind} reference is not a sha256 digest")
+            stored[kind] = digest
+        return stored
+
+    @staticmethod
+    def _require(stored: Mapping[str, str], *kinds: str, why: str) -> None:
+        missing = [kind for kind in kinds if kind not in stored]
+        if not missing:
+            return
+        if missing == ["evidence"]:
+            raise MissingArtifactError(
+                "this item has no stored segmentation (its own transparency was used, or it was never cut), "
+                "so there is nothing to reprompt"
+            )
+        raise MissingArtifactError(f"the item has no stored {', '.join(missing)} {why}")
+
+    @staticmethod
+    def _describe(mask: Mask, backend: str, notes: tuple[str, ...], prompts: PromptSet, render: RenderRequest) -> dict:
+        explain = mask.explain()
+        return {
+            "backend": backend,
+            "labels": explain["chosen"],
+            "scores": explain["scores"],
+            "confidence": explain["confidence"],
+            "reason": explain["reason"],
+            "tie_broken": explain["tie_broken"],
+            "selection": explain,
+            "notes": list(dict.fromkeys(notes)),
+            "title": prompts.title,
+            "prompt": prompts.prompt,
+            "prompt_source": prompts.source,
+            "prompts": prompts.to_dict(),
+            "render": render.to_dict(),
+        }
+
+    @staticmethod
+    def _result(output: bytes, render: RenderRequest, metadata: dict, stored: dict[str, str]) -> CutResult:
+        return CutResult(output, render.content_type, render.extension, metadata, dict(stored))
+
+
+def _same_evidence(a: Evidence, b: Evidence) -> bool:
+    """True when `a` is `b` with at most new notes (a backend that cannot read text returns the same arrays)."""
+    return (
+        a.heatmap is b.heatmap
+        and a.negative_heatmap is b.negative_heatmap
+        and a.labels is b.labels
+        and a.image is b.image
+    )
+
+
+def _png_size(data: bytes) -> list[int]:
+    """[width, height] from a PNG's IHDR chunk."""
+    return [int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")]

@@ -1,0 +1,175 @@
+"""The job dispatcher: one thread that feeds queued job items from the database into the worker pool as
+capacity frees, re-queues items whose worker lease expired, and sends completion webhooks.
+
+The database is the queue: nothing about a job lives only in memory, so a killed server loses nothing — on
+restart, recover_on_start puts interrupted items back to queued and this loop picks them up again. The pool
+only ever holds as many job items as it has workers (see pool.py), so memory stays bounded however big the
+backlog is. Claims are taken by the worker thread when it starts an item (repo.claim_item is atomic), so an
+item is never processed twice concurrently, even by several servers sharing one database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from service.jobs.pool import BACKGROUND, PoolClosed, PoolFull
+from service.jobs.runtime import Services
+
+log = logging.getLogger("promptcut.dispatcher")
+
+POLL_SECONDS = 1.0  # also picks up work queued by other processes sharing the database
+STALE_CHECK_SECONDS = 30.0
+
+
+class JobDispatcher:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pending: set[str] = set()  # submitted to the pool, not finished yet
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="promptcut-dispatcher", daemon=True)
+        self._webhooks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promptcut-webhook")
+        self._last_stale_check = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._stop.is_set()
+
+    def wake(self) -> None:
+        """Look for work now (a job was created, a task finished)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def join_webhooks(self, timeout: float) -> None:
+        self._webhooks.shutdown(wait=True, cancel_futures=False)
+
+    # ------------------------------------------------------------------------------------------------ loop
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._requeue_stale()
+                self._feed()
+                self._send_webhooks()
+            except Exception:  # noqa: BLE001 — a database hiccup must not kill the loop; try again shortly
+                log.exception("dispatcher pass failed")
+                self._stop.wait(POLL_SECONDS)
+
+    def _feed(self) -> None:
+        from service.db import repo
+
+        pool = self._services.pool
+        room = pool.background_room()
+        if room <= 0:
+            return
+        with self._lock:
+            pending = set(self._pending)
+        with self._services.database.session() as db:
+            candidates = repo.next_queued_items(db, room + len(pending))
+        for item_id in candidates:
+            if room <= 0:
+                break
+            if item_id in pending:
+                continue
+            try:
+                future = pool.submit(self._task(item_id), priority=BACKGROUND)
+            except (PoolFull, PoolClosed):
+                return  # an interactive request took the slot; the next wake-up tries again
+            with self._lock:
+                self._pending.add(item_id)
+            future.add_done_callback(lambda _f, item_id=item_id: self._finished(item_id))
+            room -= 1
+
+    def _task(self, item_id: str):
+        from service.jobs.tasks import run_job_item
+
+        services = self._services
+
+        def task() -> None:
+            run_job_item(services, item_id)
+
+        return task
+
+    def _finished(self, item_id: str) -> None:
+        with self._lock:
+            self._pending.discard(item_id)
+        self._wake.set()
+
+    def _requeue_stale(self) -> None:
+        from service.db import repo
+        from service.db.schema import utcnow
+
+        now = time.monotonic()
+        if now - self._last_stale_check < STALE_CHECK_SECONDS:
+            return
+        self._last_stale_check = now
+        cutoff = utcnow() - timedelta(seconds=self._services.settings.lease_seconds)
+        with self._services.database.session() as db:
+            count = repo.requeue_stale(db, cutoff)
+        if count:
+            log.warning("re-queued %d item(s) whose worker lease expired", count)
+
+    # ------------------------------------------------------------------------------------------------ webhooks
+
+    def _send_webhooks(self) -> None:
+        from service.db import repo
+
+        with self._services.database.session() as db:
+            due = repo.jobs_awaiting_webhook(db, limit=20)
+        for job_id in due:
+            with self._services.database.session() as db:
+                if not repo.claim_webhook(db, job_id):
+                    continue
+            self._webhooks.submit(self._deliver, job_id)
+
+    def _deliver(self, job_id: str) -> None:
+        from service.api.schemas import job_json
+        from service.db import repo
+        from service.db.schema import ApiKey, Job
+        from service.net.fetch import post_webhook
+
+        services = self._services
+        with services.database.session() as db:
+            job = db.get(Job, job_id)
+            if job is None or not job.callback_url:
+                return
+            payload = {
+                "event": "job.finished",
+                "job": job_json(job, repo.job_counts(db, job_id), repo.job_items(db, job_id)),
+            }
+            url = job.callback_url
+            key = db.get(ApiKey, job.key_id)
+            secret = key.key_hash if key is not None else None  # = webhook_signing.secret_for_key(the API key)
+        delivered = post_webhook(url, _jsonable(payload), services.settings, secret=secret)
+        services.metrics.webhooks.labels("sent" if delivered else "failed").inc()
+        with services.database.session() as db:
+            repo.set_webhook_state(db, job_id, delivered)
+
+
+def _jsonable(value):
+    """Datetimes → ISO strings (the payload goes through json.dumps)."""
+    import datetime as _dt
+
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, _dt.datetime):
+        return value.isoformat()
+    return value
+

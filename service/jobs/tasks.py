@@ -1,0 +1,233 @@
+"""The blocking work, run on pool threads: a job item, a single cut-out, a reprompt, a theme swap.
+
+Each function takes Services plus ids/bytes, talks to the database in short transactions (never held open
+across a cut), and leaves items in a final state or raises a library error for the caller to map.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from fusion.errors import PromptcutError
+from service.jobs.runtime import Services
+
+log = logging.getLogger("promptcut.work")
+
+INTERNAL_MESSAGE = "internal error while processing this item; it has been logged"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a synchronous operation hands back to its route: the item row's id and the result bytes."""
+
+    item_id: str
+    output: bytes
+    content_type: str
+    extension: str
+    metadata: dict
+    seconds: dict  # wall time of the whole operation's parts: fetch, cut (the engine call), persist
+
+
+def _render_request(render: Mapping[str, Any]):
+    from service.engine.engine import RenderRequest
+
+    return RenderRequest.from_dict(dict(render))
+
+
+def _new_artifacts(result_artifacts: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
+    """Only kinds whose blob changed: unchanged stages (the original, reused evidence) get no new rows."""
+    return {kind: digest for kind, digest in result_artifacts.items() if current.get(kind) != digest}
+
+
+def _timings(metadata: Mapping[str, Any]) -> dict[str, float]:
+    from service.api.result_meta import stage_seconds
+
+    return stage_seconds(metadata)
+
+
+def fetch_source(services: Services, url: str) -> bytes:
+    from service.net.fetch import fetch_image
+
+    start = time.perf_counter()
+    try:
+        return fetch_image(url, services.settings)
+    finally:
+        services.metrics.stage_seconds.labels("cut", "fetch").observe(time.perf_counter() - start)
+
+
+# ------------------------------------------------------------------------------------------------ job items
+
+
+def run_job_item(services: Services, item_id: str) -> None:
+    """Claim a queued item and process it. Returns quietly when another worker (or process) won the claim."""
+    from service.db import repo
+    from service.db.schema import Job
+
+    worker = services.worker_name()
+    with services.database.session() as db:
+        if not repo.claim_item(db, item_id, worker):
+            return
+        item = repo.load_item(db, item_id)
+        assert item is not None
+        job = db.get(Job, item.job_id) if item.job_id else None
+        render = dict(job.render if job is not None else item.render)
+        original = repo.current_artifact(db, item_id, "original")
+        source_url, title, prompt = item.source_url, item.title, item.prompt
+        current = repo.current_artifacts(db, item_id)
+    try:
+        if original is not None:
+            data = services.store.get(original.digest)
+        elif source_url:
+            data = fetch_source(services, source_url)
+        else:
+            raise PromptcutError("the item has neither an uploaded image nor an image URL")
+        result = services.engine.cut(data, title, prompt, _render_request(render))
+    except PromptcutError as exc:
+        _fail(services, item_id, worker, getattr(exc, "code", "error") or "error", str(exc))
+        return
+    except Exception:  # noqa: BLE001 — one broken item must not stop the job; the trace goes to the log only
+        log.exception("item %s failed", item_id)
+        _fail(services, item_id, worker, "internal", INTERNAL_MESSAGE)
+        return
+    services.metrics.observe_stages("cut", _timings(result.metadata))
+    with services.database.session() as db:
+        finished = repo.finish_item(db, item_id, worker, _new_artifacts(result.artifacts, current),
+                                    result.metadata, render)
+    if not finished:
+        log.warning("item %s: claim lost while processing (re-queued as stale); result dropped", item_id)
+        return
+    services.metrics.items_finished.labels("done", "").inc()
+    if job is not None:
+        _follow_theme_change(services, item_id, job.id, render)
+
+
+def _fail(services: Services, item_id: str, worker: str, code: str, message: str) -> None:
+    from service.db import repo
+
+    with services.database.session() as db:
+        if repo.fail_item(db, item_id, worker, code, message):
+            services.metrics.items_finished.labels("failed", code).inc()
+
+
+def _follow_theme_change(services: Services, item_id: str, job_id: str, used: Mapping[str, Any]) -> None:
+    """A theme swap that arrived while this item was being cut: re-render it now (cheap, no segmentation)."""
+    from service.db.schema import Job
+
+    with services.database.session() as db:
+        job = db.get(Job, job_id)
+        render = dict(job.render) if job is not None else dict(used)
+    if render != dict(used):
+        rerender_item(services, item_id, render)
+
+
+# ------------------------------------------------------------------------------------------------ cut-outs
+
+
+@dataclass(frozen=True)
+class CutoutRequest:
+    """A validated POST /v1/cutouts: the item to persist once the cut succeeds."""
+
+    title: str
+    prompt: str
+    ref: str
+    source_url: str | None
+    render: dict
+
+    def as_new_item(self):
+        from service.db.repo import NewItem
+
+        return NewItem(ref=self.ref, title=self.title, prompt=self.prompt, source_url=self.source_url)
+
+
+def run_cutout(services: Services, key_id: str, new_item: CutoutRequest, data: bytes | None) -> Outcome:
+    """POST /v1/cutouts: fetch (for a URL) and cut, then persist the item as done so it can be reprompted.
+    Raises PromptcutError (mapped to HTTP by the caller); nothing is persisted for a failed cut-out."""
+    from service.db import repo
+
+    render = dict(new_item.render)
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    if data is None:
+        data = fetch_source(services, new_item.source_url)
+        seconds["fetch"] = time.perf_counter() - start
+    start = time.perf_counter()
+    result = services.engine.cut(data, new_item.title, new_item.prompt, _render_request(render))
+    seconds["cut"] = time.perf_counter() - start
+    services.metrics.observe_stages("cut", _timings(result.metadata))
+    start = time.perf_counter()
+    worker = services.worker_name()
+    with services.database.session() as db:
+        row = repo.create_item(db, key_id, new_item.as_new_item(), render, claimed_by=worker)
+        repo.finish_item(db, row.id, worker, result.artifacts, result.metadata, render)
+        item_id = row.id
+    seconds["persist"] = time.perf_counter() - start
+    return Outcome(item_id, result.output, result.content_type, result.extension, result.metadata, seconds)
+
+
+# ------------------------------------------------------------------------------------------------ reprompt
+
+
+class NotReady(PromptcutError):
+    code = "not_ready"
+
+
+def reprompt_item(services: Services, key_id: str, item_id: str, prompt: str, title: str | None) -> None:
+    """Recompute only the prompt-dependent stages from the item's stored evidence; records a new version."""
+    from service.db import repo
+
+    with services.database.session() as db:
+        item = repo.get_item(db, key_id, item_id)
+        if item is None:
+            raise LookupError(item_id)
+        if item.state != "done":
+            raise NotReady(f"item {item_id} is {item.state}: it can be reprompted once it is done")
+        current = repo.current_artifacts(db, item_id)
+        render = dict(item.render)
+        new_title = item.title if title is None else title
+    if "evidence" not in current:
+        raise NotReady(f"item {item_id} has no stored segmentation evidence (its own transparency was used)")
+    result = services.engine.reprompt(current, new_title, prompt, _render_request(render))
+    services.metrics.observe_stages("reprompt", _timings(result.metadata))
+    with services.database.session() as db:
+        if not repo.record_result(db, item_id, _new_artifacts(result.artifacts, current), result.metadata, render,
+                                  title=new_title, prompt=prompt):
+            raise NotReady(f"item {item_id} changed state while it was being reprompted; try again")
+
+
+# ------------------------------------------------------------------------------------------------ themes
+
+
+def rerender_item(services: Services, item_id: str, render: Mapping[str, Any]) -> bool:
+    """New output for a done item from its stored layers (no segmentation). False when it is not done."""
+    from service.db import repo
+
+    with services.database.session() as db:
+        item = repo.load_item(db, item_id)
+        if item is None or item.state != "done":
+            return False
+        current = repo.current_artifacts(db, item_id)
+    result = services.engine.rerender(current, _render_request(render))
+    services.metrics.observe_stages("rerender", _timings(result.metadata))
+    metadata = {**(item.meta or {}), **result.metadata}
+    with services.database.session() as db:
+        return repo.record_result(db, item_id, _new_artifacts(result.artifacts, current), metadata, render)
+
+
+def rerender_job(services: Services, job_id: str, render: Mapping[str, Any]) -> int:
+    """Re-render every done item of a job whose current render differs; returns how many were re-rendered.
+    Items still queued or running pick up the job's new render when they finish."""
+    from service.db import repo
+
+    with services.database.session() as db:
+        targets = [item.id for item in repo.job_items(db, job_id) if item.state == "done" and item.render != dict(render)]
+    count = 0
+    for item_id in targets:
+        try:
+            if rerender_item(services, item_id, render):
+                count += 1
+        except PromptcutError as exc:
+            log.warning("item %s could not be re-rendered: %s", item_id, exc)
+    return count
