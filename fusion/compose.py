@@ -13,9 +13,11 @@ from typing import Iterable, Union
 import cv2
 import numpy as np
 
+from fusion.colour import parse_colour
 from fusion.errors import InvalidOptionError, PromptcutError
 from fusion.framing import Framing, Placement, apply_placement, cover_fit, plan, product_box, require_product
-from fusion.themes import Theme, list_themes, load_theme, parse_colour, render_theme
+from fusion.imageio import load_image  # lazy: decoding lives at the edge
+from fusion.themes import Theme, list_themes, load_theme, render_theme
 
 __all__ = [
     "Background",
@@ -200,8 +202,6 @@ def parse_background(spec: str, *, theme_dirs: Iterable[str | Path] = ()) -> Bac
         return Themed(load_theme(text[6:].strip(), extra_dirs=theme_dirs))
     path = Path(text).expanduser()
     if path.is_file():
-        from fusion.imageio import load_image  # lazy: decoding lives at the edge
-
         return ImageFill(load_image(path).rgb)
     if path.suffix.lower() in _IMAGE_SUFFIXES or "/" in text or "\\" in text:
         raise InvalidOptionError(f"background image {text!r} does not exist")
@@ -299,7 +299,9 @@ def shadow_patch(
         return None
     shadow = np.zeros((ry1 - ry0, rx1 - rx0), np.float32)
     for (cx, cy), axes, opacity, sigma in ellipses:
-        shadow = 1.0 - (1.0 - shadow) * (1.0 - _blurred_ellipse(shadow.shape, (cx - rx0, cy - ry0), axes, opacity, sigma))
+        shadow = 1.0 - (1.0 - shadow) * (
+            1.0 - _blurred_ellipse(shadow.shape, (cx - rx0, cy - ry0), axes, opacity, sigma)
+        )
     return (rx0, ry0), np.clip(shadow * strength, 0.0, 1.0)
 
 

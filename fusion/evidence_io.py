@@ -46,7 +46,9 @@ def evidence_from_bytes(data: bytes) -> Evidence:
     """.npz bytes from `evidence_to_bytes` → Evidence. Raises InvalidArtifactError for anything else."""
     arrays, meta = from_npz(data, _WHAT)
     if meta.get("version") != FORMAT_VERSION:
-        raise InvalidArtifactError(f"stored evidence has format version {meta.get('version')!r}, expected {FORMAT_VERSION}")
+        raise InvalidArtifactError(
+            f"stored evidence has format version {meta.get('version')!r}, expected {FORMAT_VERSION}"
+        )
     image = require(arrays, "image", "uint8", 3, _WHAT)
     heatmap = require(arrays, "heatmap", "float32", 2, _WHAT)
     labels = arrays.get("labels")

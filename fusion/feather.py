@@ -119,7 +119,7 @@ def _coefficients(guide: list[np.ndarray], src: np.ndarray, radius: int, eps: fl
     means = [box(g) for g in guide]
     mean_p = box(src)
     cov = []
-    for g, m in zip(guide, means):
+    for g, m in zip(guide, means, strict=True):
         c = box(g * src)
         c -= m * mean_p
         cov.append(c)
@@ -152,7 +152,7 @@ def _coefficients(guide: list[np.ndarray], src: np.ndarray, radius: int, eps: fl
              (cr * adj_rg + cg * adj_gg + cb * adj_gb) * inv_det,
              (cr * adj_rb + cg * adj_gb + cb * adj_bb) * inv_det]
     b = mean_p
-    for a_c, m in zip(a, means):
+    for a_c, m in zip(a, means, strict=True):
         b -= a_c * m
     return [box(x) for x in (*a, b)]
 
@@ -170,7 +170,7 @@ def _planes(guide: np.ndarray) -> list[np.ndarray]:
 
 def _apply(coeffs: list[np.ndarray], guide: list[np.ndarray]) -> np.ndarray:
     out = coeffs[-1].copy()
-    for a_c, g in zip(coeffs[:-1], guide):
+    for a_c, g in zip(coeffs[:-1], guide, strict=True):
         out += a_c * g
     return out
 

@@ -157,7 +157,9 @@ def _keep_canvas(width: int, height: int, framing: Framing) -> Placement:
     return Placement((0, 0, width, height), scale, size, offset, (cw, ch))
 
 
-def apply_placement(placement: Placement, premultiplied: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def apply_placement(
+    placement: Placement, premultiplied: np.ndarray, alpha: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Place premultiplied colour (H×W×3 float32, colour·alpha in 0..255) and alpha (H×W float32 in [0, 1]).
 
     Returns canvas-sized (h×w×3, h×w) float32 arrays, zero outside the product. Resampling premultiplied

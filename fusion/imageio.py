@@ -29,6 +29,10 @@ from fusion.errors import (
     InvalidOptionError,
     OutputWriteError,
 )
+from fusion.jpeg import (
+    encode_jpeg,  # lazy: OpenCV is only needed here
+    encode_rows,
+)
 
 # Formats we agree to parse. Everything else PIL knows (EPS calls Ghostscript, TGA has no magic number and
 # "recognises" random bytes, PSD, ICO...) is refused: a storefront photo is one of these.
@@ -340,16 +344,12 @@ def encode_image(pixels: np.ndarray, fmt: str, *, quality: int = 92) -> bytes:
 
 def _encode_jpeg(pixels: np.ndarray, quality: int) -> bytes | None:
     """Pillow's JPEG, written faster through OpenCV (see fusion.jpeg); None → use Pillow."""
-    from fusion.jpeg import encode_jpeg  # lazy: OpenCV is only needed here
-
     return encode_jpeg(pixels, quality, srgb_icc_bytes())
 
 
 def encode_jpeg_rows(rows: Callable[[int, int], np.ndarray], width: int, height: int, *, quality: int = 92) -> bytes:
     """An RGB JPEG (with the sRGB profile) of an image produced strip by strip: `rows(top, bottom)` returns
     those rows, (bottom − top)×width×3 uint8, and may run on several threads at once (fusion.jpeg)."""
-    from fusion.jpeg import encode_rows
-
     if not 1 <= quality <= 100:
         raise InvalidOptionError(f"quality must be between 1 and 100, got {quality}")
     fast = encode_rows(rows, width, height, quality, srgb_icc_bytes())

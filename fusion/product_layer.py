@@ -27,7 +27,7 @@ _WHAT = "layer"
 
 
 @dataclass(frozen=True, eq=False)
-class Layer:
+class ProductLayer:
     """A product placed on a canvas of `canvas` (width, height).
 
     colour: h×w×3 uint8, premultiplied colour (F·α) of the placed box; cover: h×w uint8 coverage (α·255).
@@ -49,7 +49,7 @@ def _to_u8(values: np.ndarray, scale: float = 1.0) -> np.ndarray:
     return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
 
 
-def build_layer(foreground: np.ndarray, alpha: np.ndarray, framing: Framing, key: str = "") -> Layer:
+def build_layer(foreground: np.ndarray, alpha: np.ndarray, framing: Framing, key: str = "") -> ProductLayer:
     """Frame a cut-out: foreground H×W×3 uint8 (decontaminated colours), alpha H×W float in [0, 1] or uint8.
 
     Placement is fusion.framing's (crop to the product, fill, align, margin, size); `framing.shadow` is not
@@ -70,7 +70,7 @@ def build_layer(foreground: np.ndarray, alpha: np.ndarray, framing: Framing, key
     shadow_origin, shadow = (0, 0), np.zeros((0, 0), np.uint8)
     if patch is not None:
         shadow_origin, shadow = patch[0], _to_u8(patch[1], 255.0)
-    return Layer(
+    return ProductLayer(
         canvas=(width, height),
         origin=origin,
         colour=_to_u8(colour),
@@ -88,7 +88,7 @@ def _times_inverse(pixels: np.ndarray, opacity: np.ndarray) -> np.ndarray:
 
 
 def composite_layer(
-    layer: Layer, background: np.ndarray | None, shadow: bool, rows: tuple[int, int] | None = None
+    layer: ProductLayer, background: np.ndarray | None, shadow: bool, rows: tuple[int, int] | None = None
 ) -> np.ndarray:
     """The layer over `background` (height×width×3 uint8, the canvas size; read-only is fine).
 
@@ -101,7 +101,9 @@ def composite_layer(
     if background is None:
         return _transparent(layer, shadow)[top:bottom]
     if background.shape != (height, width, 3) or background.dtype != np.uint8:
-        raise InvalidOptionError(f"background must be {height}×{width}×3 uint8, got {background.shape} {background.dtype}")
+        raise InvalidOptionError(
+            f"background must be {height}×{width}×3 uint8, got {background.shape} {background.dtype}"
+        )
     out = background[top:bottom].copy()
     if shadow:
         _over(out, top, layer.shadow_origin, layer.shadow, None)
@@ -121,7 +123,7 @@ def _over(out: np.ndarray, top: int, origin: tuple[int, int], opacity: np.ndarra
     region[...] = under if colour is None else cv2.add(colour[first - y:last - y], under)
 
 
-def _transparent(layer: Layer, shadow: bool) -> np.ndarray:
+def _transparent(layer: ProductLayer, shadow: bool) -> np.ndarray:
     width, height = layer.canvas
     colour = np.zeros((height, width, 3), np.float32)
     cover = np.zeros((height, width), np.float32)
@@ -145,8 +147,8 @@ def _transparent(layer: Layer, shadow: bool) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------- storage
 
 
-def layer_to_bytes(layer: Layer) -> bytes:
-    """Layer → uncompressed .npz bytes (raw arrays: a theme swap reads them back in well under a ms)."""
+def layer_to_bytes(layer: ProductLayer) -> bytes:
+    """ProductLayer → uncompressed .npz bytes (raw arrays: a theme swap reads them back in well under a ms)."""
     meta = {
         "version": FORMAT_VERSION,
         "canvas": list(layer.canvas),
@@ -157,11 +159,13 @@ def layer_to_bytes(layer: Layer) -> bytes:
     return to_npz({"colour": layer.colour, "cover": layer.cover, "shadow": layer.shadow}, meta)
 
 
-def layer_from_bytes(data: bytes) -> Layer:
-    """.npz bytes from `layer_to_bytes` → Layer. Raises InvalidArtifactError for anything else."""
+def layer_from_bytes(data: bytes) -> ProductLayer:
+    """.npz bytes from `layer_to_bytes` → ProductLayer. Raises InvalidArtifactError for anything else."""
     arrays, meta = from_npz(data, _WHAT)
     if meta.get("version") != FORMAT_VERSION:
-        raise InvalidArtifactError(f"stored layer has format version {meta.get('version')!r}, expected {FORMAT_VERSION}")
+        raise InvalidArtifactError(
+            f"stored layer has format version {meta.get('version')!r}, expected {FORMAT_VERSION}"
+        )
     colour = require(arrays, "colour", "uint8", 3, _WHAT)
     cover = require(arrays, "cover", "uint8", 2, _WHAT)
     shadow = require(arrays, "shadow", "uint8", 2, _WHAT)
@@ -173,12 +177,19 @@ def layer_from_bytes(data: bytes) -> Layer:
     except (KeyError, TypeError, ValueError):
         raise InvalidArtifactError("stored layer has malformed metadata") from None
     width, height = canvas
-    fits = lambda xy, plane: xy[0] >= 0 and xy[1] >= 0 and xy[0] + plane.shape[1] <= width and xy[1] + plane.shape[0] <= height  # noqa: E731
-    if colour.shape[:2] != cover.shape or colour.shape[2] != 3 or not fits(origin, cover) or not fits(shadow_origin, shadow):
+    fits = lambda xy, plane: (  # noqa: E731
+        xy[0] >= 0 and xy[1] >= 0 and xy[0] + plane.shape[1] <= width and xy[1] + plane.shape[0] <= height
+    )
+    if (
+        colour.shape[:2] != cover.shape
+        or colour.shape[2] != 3
+        or not fits(origin, cover)
+        or not fits(shadow_origin, shadow)
+    ):
         raise InvalidArtifactError("stored layer arrays do not fit its canvas")
     if not isinstance(key, str):
         raise InvalidArtifactError("stored layer has malformed metadata")
-    return Layer(canvas, origin, colour, cover, shadow_origin, shadow, key)
+    return ProductLayer(canvas, origin, colour, cover, shadow_origin, shadow, key)
 
 
 def _pair(value: object) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""The Segmenter protocol every backend implements (classical now, neural next)."""
+"""The Segmenter protocol every backend implements (classical and neural; a learned cut-out backend is planned)."""
 
 from __future__ import annotations
 

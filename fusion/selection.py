@@ -113,7 +113,7 @@ def _choose_by_heatmap(
             tie_broken = True
     kept = {int(groups[leader])}
     if not tie_broken:
-        kept |= {int(g) for g, s in zip(groups, group_score) if s >= STRONG_SCORE}
+        kept |= {int(g) for g, s in zip(groups, group_score, strict=True) if s >= STRONG_SCORE}
     chosen = np.isin(group_of, list(kept))
     parts = f"{int(chosen.sum())} region(s) in {len(kept)} group(s)"
     if tie_broken:

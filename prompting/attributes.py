@@ -8,7 +8,9 @@ _BASE_COLOURS = """
     champagne coral lavender lilac mint sage emerald ruby nude taupe cognac rust copper bronze indigo
     multicolor multicolour rainbow clear transparent natural blush fuchsia plum mauve peach
 """.split()
-_COLOUR_MODIFIERS = "light dark pale deep bright hot baby navy royal forest olive hunter sky dusty rose off neon".split()
+_COLOUR_MODIFIERS = (
+    "light dark pale deep bright hot baby navy royal forest olive hunter sky dusty rose off neon"
+).split()
 _MULTIWORD_COLOURS = ["rose gold", "space grey", "space gray", "off white", "off-white", "sky blue", "navy blue"]
 
 _MATERIALS = """

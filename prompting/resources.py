@@ -36,7 +36,7 @@ def coco_class_info_path() -> Path:
 def quiet_transformers_progress() -> Iterator[None]:
     """No "Loading weights" bar on stderr while a model loads (it would break JSON-lines output and
     progress bars); the previous setting is restored. Imports transformers only when entered."""
-    from transformers.utils import logging as hf_logging
+    from transformers.utils import logging as hf_logging  # deferred: heavy, neural backend only
 
     was_enabled = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from fusion.errors import InvalidOptionError
@@ -23,8 +24,6 @@ def grabcut_rect(image: np.ndarray) -> np.ndarray:
 
     image: H×W×3 uint8 RGB. Returns H×W bool (GC_FGD | GC_PR_FGD).
     """
-    import cv2
-
     h, w = image.shape[:2]
     # Tiny images cannot afford the full inset; keep at least a 1-px background frame.
     inset = min(GRABCUT_INSET, max(1, (min(h, w) - 2) // 4))

@@ -86,7 +86,9 @@ def studio_style(name: str, touches_border: bool = False) -> StudioStyle:
     )
 
 
-def render_backdrop(height: int, width: int, top_rgb: tuple[int, int, int], bottom_rgb: tuple[int, int, int]) -> np.ndarray:
+def render_backdrop(
+    height: int, width: int, top_rgb: tuple[int, int, int], bottom_rgb: tuple[int, int, int]
+) -> np.ndarray:
     """H×W×3 float32 in [0, 255]: a vertical linear gradient from `top_rgb` to `bottom_rgb`."""
     t = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
     top = np.asarray(top_rgb, np.float32)[None, None, :]

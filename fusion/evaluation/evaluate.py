@@ -10,17 +10,26 @@ them ("studio") and prompted triples ("prompt"). Bad items are reported one per 
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import statistics
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
+import cv2
 import numpy as np
+from PIL import Image
 
 from fusion.errors import DatasetError
+from fusion.evaluation.baselines import get_baseline
+from fusion.evaluation.composites import studio_composite
+from fusion.evaluation.metrics import score_all
+from fusion.pipeline import cut
+from fusion.segmenters import get_segmenter
 from prompting.types import PromptSet
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -160,8 +169,6 @@ def read_pair(item: EvalItem) -> tuple[np.ndarray, np.ndarray]:
     Pixel order as stored (the annotations refer to it), so no EXIF rotation. Raises ValueError when
     the two differ in size, OSError when a file cannot be decoded.
     """
-    from PIL import Image
-
     with Image.open(item.image_path) as img:
         image = np.asarray(img.convert("RGB"))
     with Image.open(item.mask_path) as img:
@@ -194,7 +201,6 @@ class Method(Protocol):
 @lru_cache(maxsize=None)
 def _segmenter(name: str, options: tuple[tuple[str, Any], ...] = ()) -> Any:
     # One instance per process, backend and options: model loading, if any, happens once.
-    from fusion.segmenters import get_segmenter
 
     return get_segmenter(name, **dict(options))
 
@@ -214,8 +220,6 @@ class PipelineMethod:
         return self.segmenter
 
     def predict(self, image: np.ndarray, prompts: PromptSet) -> np.ndarray:
-        from fusion.pipeline import cut
-
         if self.feather_options is None:
             return cut(image, prompts, _segmenter(self.segmenter, self.segmenter_options)).alpha
         return cut(image, prompts, _segmenter(self.segmenter, self.segmenter_options), self.feather_options).alpha
@@ -236,8 +240,6 @@ class BaselineMethod:
         return self.baseline
 
     def predict(self, image: np.ndarray, prompts: PromptSet) -> np.ndarray:
-        from fusion.evaluation.baselines import get_baseline
-
         return get_baseline(self.baseline)(image)
 
     def reads_prompts(self, image: np.ndarray, prompts: PromptSet) -> bool:
@@ -248,8 +250,6 @@ def build_methods(segmenter: Any = "classical", baselines: Iterable[str] = (), f
     """Ours first, then the baselines; names are checked now (UnknownSegmenterError / InvalidOptionError),
     before any image is touched. `segmenter` is a registered name or a `fusion.segmenters.SegmenterChoice`
     (what `--segmenter auto|neural|classical --models DIR` resolves to)."""
-    from fusion.evaluation.baselines import get_baseline
-
     names = list(dict.fromkeys(baselines))
     for name in names:  # cheap checks first: a typo must not wait for a model to load
         get_baseline(name)
@@ -299,13 +299,9 @@ def prompts_for(item: EvalItem) -> PromptSet:
 def score_item(item: EvalItem, methods: Sequence[Method], tolerance: float = 3.0) -> ItemResult:
     """Decode `item` (building its studio composite when kind == "studio"), run every method, score it.
     Any failure becomes an ItemProblem naming the item (and the method, if one failed)."""
-    from fusion.evaluation.metrics import score_all
-
     try:
         image, truth = read_pair(item)
         if item.kind == "studio":
-            from fusion.evaluation.composites import studio_composite
-
             if not truth.any():
                 raise ValueError("empty mask: nothing to put on a studio backdrop")
             image, truth = studio_composite(image, truth, item.name)
@@ -474,8 +470,8 @@ def evaluate(dataset: Dataset, methods: Sequence[Method], options: EvalOptions =
     if prompted and probe_prompts(ours, prompted) is False:
         skipped, prompted = len(prompted), ()
         notes.append(
-            f"prompts.csv: {skipped} prompted triple{'s' * (skipped != 1)} skipped: the {ours.name} backend does not understand "
-            f"prompts (it ignores the text), so scores on them would not measure prompting"
+            f"prompts.csv: {skipped} prompted triple{'s' * (skipped != 1)} skipped: the {ours.name} backend "
+            f"does not understand prompts (it ignores the text), so scores on them would not measure prompting"
         )
     elif prompted and len(methods) > 1:
         notes.append("baselines ignore prompts; on prompted triples they cut out the whole salient object")
@@ -522,8 +518,6 @@ def _run(tasks: list[EvalItem], methods: tuple, options: EvalOptions) -> list[It
             if options.progress:
                 options.progress(len(results), total)
         return results
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     # spawn, not fork: forking a process whose OpenCV/BLAS thread pools are running can deadlock. An
     # executor, not multiprocessing.Pool: a worker that dies raises BrokenProcessPool instead of hanging.
@@ -539,6 +533,5 @@ def _run(tasks: list[EvalItem], methods: tuple, options: EvalOptions) -> list[It
 
 def _init_worker() -> None:
     # Each worker owns one core's worth of work; OpenCV's own thread pool would oversubscribe the machine.
-    import cv2
 
     cv2.setNumThreads(1)

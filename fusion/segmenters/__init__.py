@@ -11,17 +11,23 @@ from typing import Any, Callable
 
 from fusion.errors import UnknownSegmenterError
 from fusion.protocol import Segmenter
+from fusion.segmenters.models import (
+    DEFAULT_MODEL_IDS,
+    PULL_COMMAND,
+    is_present,
+    require_model,
+)
 
 
 def _build_classical(**options: Any) -> Segmenter:
-    from fusion.segmenters.classical import ClassicalSegmenter
+    from fusion.segmenters.classical import ClassicalSegmenter  # deferred: a backend loads only when it is built
 
     return ClassicalSegmenter(**options)
 
 
 def _build_neural(**options: Any) -> Segmenter:
     """NeuralSegmenter(model_dir, ...); imports torch/transformers only when its models load."""
-    from fusion.segmenters.neural import NeuralSegmenter
+    from fusion.segmenters.neural import NeuralSegmenter  # deferred: a backend loads only when it is built
 
     return NeuralSegmenter(**options)
 
@@ -80,8 +86,6 @@ def choose_segmenter(name: str, model_dir: Path | str) -> SegmenterChoice:
     auto: neural when both models are present in `model_dir` (config + weights on disk), otherwise
     classical with a one-line notice. neural: ModelNotFoundError (one line: folder + pull command) when
     a model is missing. Unknown names: UnknownSegmenterError listing the valid ones."""
-    from fusion.segmenters.models import DEFAULT_MODEL_IDS, PULL_COMMAND, is_present, require_model
-
     if name == AUTO:
         if all(is_present(model_dir, model_id) for model_id in DEFAULT_MODEL_IDS):
             return SegmenterChoice("neural", (("model_dir", Path(model_dir)),))

@@ -32,21 +32,27 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from fusion.errors import InvalidImageError
 from fusion.segmenters import graphcut
-from fusion.segmenters.person import CLOSE_UP_SHARE, Face, haar_confirms, model_faces, person_prior
+from fusion.segmenters.person import (
+    CLOSE_UP_SHARE,
+    Face,
+    haar_confirms,
+    model_faces,
+    person_prior,
+)
 from fusion.segmenters.saliency import (
     boundary_connectivity_saliency,
     centre_prior,
     centred_ellipse,
     fit_backdrop,
     geodesic_saliency,
-    region_means,
     region_graph,
+    region_means,
     saliency_ellipse,
     superpixels,
     to_lab,
 )
-from fusion.errors import InvalidImageError
 from fusion.types import Evidence
 from prompting.types import PromptSet
 
@@ -257,7 +263,12 @@ class ClassicalSegmenter:
         return Figure(prior, envelope, face, confirmed=haar_confirms(small, face))
 
     def coarse_cut(
-        self, rgb: np.ndarray, evidence: np.ndarray, studio: bool, figure: Figure | None = None, iterations: int | None = None
+        self,
+        rgb: np.ndarray,
+        evidence: np.ndarray,
+        studio: bool,
+        figure: Figure | None = None,
+        iterations: int | None = None,
     ) -> np.ndarray:
         """Graph cut of a small h×w×3 uint8 image seeded by `evidence` (h×w float32) → h×w bool;
         `figure` is figure_prior()'s on the same grid, if a model was found; `iterations` defaults to

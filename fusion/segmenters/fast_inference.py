@@ -33,6 +33,9 @@ import functools
 from contextlib import contextmanager
 from typing import Any
 
+import cv2
+import numpy as np
+
 _FAST = contextvars.ContextVar("promptcut_fast_inference", default=False)
 _ENCODER_DEPTH = contextvars.ContextVar("promptcut_encoder_depth", default=None)
 _INSTALLED = "_promptcut_fast_installed"
@@ -40,7 +43,7 @@ _INSTALLED = "_promptcut_fast_installed"
 
 def native_bf16() -> bool:
     """True when this CPU multiplies bf16 natively (oneDNN's check: AVX512-BF16 or AMX)."""
-    import torch
+    import torch  # deferred: heavy, neural backend only
 
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
@@ -61,7 +64,7 @@ def _truncated_encoder_forward(encoder, stock, inputs_embeds, attention_mask=Non
     depth = _ENCODER_DEPTH.get()
     if depth is None:
         return stock(inputs_embeds, attention_mask, **kwargs)
-    from transformers.modeling_outputs import BaseModelOutput
+    from transformers.modeling_outputs import BaseModelOutput  # deferred: heavy, neural backend only
 
     hidden = inputs_embeds
     for layer in encoder.layers[:depth]:
@@ -92,7 +95,7 @@ def deformable_attention_core(value, spatial_shapes: list[tuple[int, int]], refe
     validity masks are needed. All index/weight arithmetic is on (B·Q·H, L·P)-shaped tensors in the
     layouts the projections produce: no transposes, and no broadcasting over tiny trailing dims (both are
     slow on CPU)."""
-    import torch
+    import torch  # deferred: heavy, neural backend only
     import torch.nn.functional as F
 
     batch, positions, heads, dim = value.shape
@@ -157,7 +160,7 @@ def _deformable_forward(module, hidden_states, attention_mask=None, encoder_hidd
                         spatial_shapes_list=None):
     """OneFormerPixelDecoderEncoderMultiscaleDeformableAttention.forward with `deformable_attention_core`
     (same projections; OneFormer's pixel decoder uses 2-d reference points)."""
-    import torch
+    import torch  # deferred: heavy, neural backend only
 
     if reference_points.shape[-1] != 2:
         raise ValueError("the fast deformable attention handles 2-d reference points only")
@@ -185,7 +188,7 @@ def _attention_forward(module, query, key, value, key_padding_mask=None, need_we
     one scaled_dot_product_attention call. A boolean attn_mask (True = masked out, MultiheadAttention's
     convention) may be [T, S], [B·heads, T, S] or — from `_decoder_layer_forward` — [B, 1 or heads, T, S].
     Other configurations use the stock forward with need_weights=False."""
-    import torch
+    import torch  # deferred: heavy, neural backend only
     import torch.nn.functional as F
 
     simple = (not module.batch_first and module._qkv_same_embed_dim and module.bias_k is None
@@ -254,7 +257,7 @@ def _swin_attention_forward(module, hidden_states, attention_mask=None, **kwargs
     cast to the attention dtype once per layer and input size, not per call (the stock forward re-gathers
     the bias table and materialises a fresh [windows, heads, 144, 144] fp32 sum every call); q/k/v come from
     one fused projection when `cast_matmul_weights` prepared it. Same arithmetic as the stock SDPA path."""
-    import torch
+    import torch  # deferred: heavy, neural backend only
     import torch.nn.functional as F
 
     windows, tokens, channels = hidden_states.shape
@@ -306,7 +309,7 @@ def _wrap_method(module, name: str, fast_method) -> None:
 
 def install(model: Any) -> Any:
     """Add the fast paths (active only inside `fast_inference()`) to this model instance; idempotent."""
-    import torch
+    import torch  # deferred: heavy, neural backend only
 
     if getattr(model, _INSTALLED, False):
         return model
@@ -333,7 +336,7 @@ def install(model: Any) -> Any:
 
 def _packed_linear_forward(module, input):
     """nn.Linear in bf16 through oneDNN with the weight held as a oneDNN tensor (see cast_matmul_weights)."""
-    import torch
+    import torch  # deferred: heavy, neural backend only
 
     return torch.ops.mkldnn._linear_pointwise(input.to(torch.bfloat16), module._promptcut_packed, module.bias,
                                               "none", [], "")
@@ -347,7 +350,7 @@ def cast_matmul_weights(model: Any, pack: bool = True) -> Any:
     addmm (≈5 % per Linear on one thread, more with two). Costs one more bf16 copy of the Linear weights in
     memory. Needs a CPU with native bf16 (AVX512-BF16 or AMX): elsewhere oneDNN cannot build that matmul at
     all, so `pack` is ignored there and the cast weights go through the stock (emulated) bf16 path."""
-    import torch
+    import torch  # deferred: heavy, neural backend only
 
     pack = pack and native_bf16()
 
@@ -378,9 +381,7 @@ def semantic_label_map(class_logits, mask_logits, size: tuple[int, int]):
     transformers' `post_process_semantic_segmentation` ranks. The C score planes are resized as one
     channels-last image by OpenCV (same half-pixel bilinear rule as F.interpolate, align_corners=False) and
     argmax runs over the contiguous class axis; torch's NCHW resize + strided argmax took ~0.15 s."""
-    import cv2
-    import numpy as np
-    import torch
+    import torch  # deferred: heavy, neural backend only
 
     h, w = size
     classes = class_logits.float().softmax(-1)[:, :-1]  # drop the no-object class
@@ -396,4 +397,12 @@ def semantic_label_map(class_logits, mask_logits, size: tuple[int, int]):
     return np.ascontiguousarray(resized.argmax(-1).astype(np.int32))
 
 
-__all__ = ["semantic_label_map", "cast_matmul_weights", "native_bf16", "deformable_attention_core", "encoder_depth", "fast_inference", "install"]
+__all__ = [
+    "semantic_label_map",
+    "cast_matmul_weights",
+    "native_bf16",
+    "deformable_attention_core",
+    "encoder_depth",
+    "fast_inference",
+    "install",
+]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from ortools.graph.python import max_flow
 from scipy import ndimage
 
 _BINS = 16  # per colour channel
@@ -64,7 +65,7 @@ def contrast_weights(
         pairs.append((index[first].ravel(), index[second].ravel(), distance))
         squared.append(np.sum((colour[first] - colour[second]) ** 2, axis=2).ravel())
     beta = 1.0 / (2.0 * max(float(np.mean(np.concatenate(squared))), 1e-6))
-    return [(a, b, strength * np.exp(-beta * d2) / dist) for (a, b, dist), d2 in zip(pairs, squared)]
+    return [(a, b, strength * np.exp(-beta * d2) / dist) for (a, b, dist), d2 in zip(pairs, squared, strict=True)]
 
 
 def min_cut(
@@ -108,7 +109,9 @@ def min_cut(
     rows += [np.full(n, source), nodes]
     cols += [nodes, np.full(n, sink)]
     caps += [unary_bg, unary_fg]
-    on_source = _source_side(np.concatenate(rows), np.concatenate(cols), np.rint(np.concatenate(caps) * _SCALE), source, sink)
+    on_source = _source_side(
+        np.concatenate(rows), np.concatenate(cols), np.rint(np.concatenate(caps) * _SCALE), source, sink
+    )
     result = fixed_flat.copy()
     result[free_flat] = on_source[:n]
     return result.reshape(shape)
@@ -118,14 +121,14 @@ def _source_side(tails: np.ndarray, heads: np.ndarray, capacities: np.ndarray, s
     """Max-flow from `source` to `sink` over directed arcs (parallel arrays; capacities ≥ 0, integral) →
     bool per node (max(node ids) + 1 of them): on the source side of the minimum cut, i.e. still reachable from
     the source in the residual graph (the same, unique minimal cut whichever algorithm finds the flow)."""
-    from ortools.graph.python import max_flow
-
     # Zero-capacity arcs (one terminal link per node after the unaries are offset, and links across strong
     # edges that round to 0) carry no flow and change no reachability: leaving them out changes nothing
     # but the solver's work.
     used = capacities > 0
     solver = max_flow.SimpleMaxFlow()
-    solver.add_arcs_with_capacity(tails[used].astype(np.int32), heads[used].astype(np.int32), capacities[used].astype(np.int64))
+    solver.add_arcs_with_capacity(
+        tails[used].astype(np.int32), heads[used].astype(np.int32), capacities[used].astype(np.int64)
+    )
     # The solver only knows nodes that some arc names: with no arc into the sink (every free pixel prefers
     # foreground), it answered an empty source side, i.e. all background. A sink → source arc of capacity 0
     # names both terminals and carries no flow.
@@ -138,7 +141,9 @@ def _source_side(tails: np.ndarray, heads: np.ndarray, capacities: np.ndarray, s
     return on_source
 
 
-def _unary_costs(bins: np.ndarray, belief: np.ndarray, prior: np.ndarray, prior_weight: float) -> tuple[np.ndarray, np.ndarray]:
+def _unary_costs(
+    bins: np.ndarray, belief: np.ndarray, prior: np.ndarray, prior_weight: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Colour-model + prior costs of foreground / background per pixel (h×w float32 each, min 0)."""
     p = np.clip(prior, 0.02, 0.98)
     cost_fg = -np.log(colour_likelihood(bins, belief)) - prior_weight * np.log(p)

@@ -84,7 +84,7 @@ def pull_model(model_dir: Path | str, model_id: str, revision: str | None = None
     Uses huggingface_hub.snapshot_download with local_dir, so the folder is self-contained and later loads
     stay offline. Errors from the hub (no network, unknown id) are re-raised as ModelNotFoundError.
     """
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download  # deferred: only `models pull` needs it
 
     folder = model_folder(model_dir, model_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -94,7 +94,9 @@ def pull_model(model_dir: Path | str, model_id: str, revision: str | None = None
         )
     except Exception as exc:  # network, auth, unknown repo: one line for the user
         detail = " ".join(str(exc).split())[:300]
-        raise ModelNotFoundError(f"could not download {model_id} into {folder}: {type(exc).__name__}: {detail}") from exc
+        raise ModelNotFoundError(
+            f"could not download {model_id} into {folder}: {type(exc).__name__}: {detail}"
+        ) from exc
     return folder
 
 

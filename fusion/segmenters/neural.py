@@ -25,7 +25,8 @@ transformers are imported only inside functions here; `torch.set_num_threads` is
 Inference runs under `torch.inference_mode()`; with precision "bf16" (the default where the CPU has native
 bf16 matmul — AVX512-BF16 or AMX) both models run under CPU autocast to bfloat16: matmuls and attention in
 bf16, while autocast keeps precision-sensitive ops (softmax reductions, sigmoid) in fp32, and OneFormer's
-deformable-attention sampling runs in fp32 (fast_inference.deformable_attention_core). `promptcut bench-neural` reports the agreement with fp32 and the speed-up.
+deformable-attention sampling runs in fp32 (fast_inference.deformable_attention_core).
+`promptcut bench-neural` reports the agreement with fp32 and the speed-up.
 
 Our calls also run inference-only fast paths (fusion.segmenters.fast_inference, active only inside
 `autocast()`, so the same model objects still run the stock transformers code elsewhere): OneFormer's
@@ -90,7 +91,12 @@ class _Loaded:
 
 
 def _load_clipseg(folder: Path) -> tuple[Any, Any, Any]:
-    from transformers import CLIPSegForImageSegmentation, CLIPTokenizer, ViTImageProcessorPil
+    # deferred: heavy, neural backend only
+    from transformers import (
+        CLIPSegForImageSegmentation,
+        CLIPTokenizer,
+        ViTImageProcessorPil,
+    )
 
     model = CLIPSegForImageSegmentation.from_pretrained(str(folder), local_files_only=True)
     tokenizer = CLIPTokenizer.from_pretrained(str(folder), local_files_only=True)
@@ -99,6 +105,7 @@ def _load_clipseg(folder: Path) -> tuple[Any, Any, Any]:
 
 
 def _load_oneformer(folder: Path) -> tuple[Any, Any, tuple[str, ...]]:
+    # deferred: heavy, neural backend only
     from transformers import (
         CLIPTokenizer,
         OneFormerForUniversalSegmentation,
@@ -190,7 +197,7 @@ class NeuralSegmenter:
                 return
             clipseg_folder = require_model(self.model_dir, self.clipseg_id)
             oneformer_folder = require_model(self.model_dir, self.oneformer_id)
-            import torch
+            import torch  # deferred: heavy, neural backend only
 
             torch.set_num_threads(self.threads)
             self.precision = resolve_precision(self.precision)
@@ -204,7 +211,8 @@ class NeuralSegmenter:
             install_fast_paths(oneformer)
             install_fast_paths(clipseg)
             if self.precision == "bf16":  # matmul weights stored in bf16: autocast no longer recasts them per call
-                cast_matmul_weights(oneformer, pack=True)  # oneDNN-held Linear weights (native bf16 only): ~6 % faster OneFormer
+                # oneDNN-held Linear weights (native bf16 only): ~6 % faster OneFormer
+                cast_matmul_weights(oneformer, pack=True)
                 cast_matmul_weights(clipseg, pack=False)  # packing measured no gain on CLIPSeg
             self._loaded = _Loaded(clipseg, tokenizer, image_processor, oneformer, processor, names)
 
@@ -222,7 +230,7 @@ class NeuralSegmenter:
     def autocast(self):
         """The context our model calls run in: CPU autocast to bfloat16 when precision is bf16 (nothing added for
         fp32), plus the fast inference paths (fusion.segmenters.fast_inference) in both precisions."""
-        import torch
+        import torch  # deferred: heavy, neural backend only
 
         cast = torch.autocast("cpu", dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
         with cast, fast_inference():
@@ -235,7 +243,7 @@ class NeuralSegmenter:
 
         The CLIP vision encoder runs once for all phrases; text encoder + decoder run as one batch."""
         self.load()
-        import torch
+        import torch  # deferred: heavy, neural backend only
 
         h, w = image.shape[:2]
         if not phrases:
@@ -253,7 +261,7 @@ class NeuralSegmenter:
         """CLIPSeg's logits at its decoder resolution (352²) for non-empty `phrases`: a float32 tensor P×352×352
         (fewer dims when P is 1, as CLIPSeg returns them). The CLIP vision encoder runs once for all phrases."""
         self.load()
-        import torch
+        import torch  # deferred: heavy, neural backend only
 
         loaded = self._loaded
         model = loaded.clipseg
@@ -271,7 +279,7 @@ class NeuralSegmenter:
 
         Images with a side below ONEFORMER_MIN_SIDE are upscaled for OneFormer only."""
         self.load()
-        import torch
+        import torch  # deferred: heavy, neural backend only
 
         h, w = image.shape[:2]
         processor = self._loaded.oneformer_processor
@@ -309,7 +317,9 @@ class NeuralSegmenter:
         """New prompts for stored evidence of this backend: CLIPSeg runs again on the stored working image;
         the OneFormer label map, its names and the prior are reused (OneFormer does not run)."""
         if evidence.backend != self.name:
-            raise InvalidArtifactError(f"evidence from the {evidence.backend!r} backend cannot be reprompted by {self.name!r}")
+            raise InvalidArtifactError(
+                f"evidence from the {evidence.backend!r} backend cannot be reprompted by {self.name!r}"
+            )
         heatmap, negative, notes = self._prompted(evidence.image, prompts)
         return replace(evidence, heatmap=heatmap, negative_heatmap=negative, prompts_used=True, notes=notes,
                        hinted_labels=hinted_label_ids(evidence.label_names, prompts))

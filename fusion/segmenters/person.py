@@ -2,7 +2,8 @@
 
 The face detector is the LBP frontal-face cascade that ships inside scikit-image (a classical
 Viola-Jones-style detector trained by OpenCV, no download), run by OpenCV's own cascade engine (about 30×
-faster than scikit-image's on the same model: ~2 ms instead of ~60 ms at working size). A face fixes where the figure is and how big:
+faster than scikit-image's on the same model: ~2 ms instead of ~60 ms at working size).
+A face fixes where the figure is and how big:
 an adult standing figure is about 10½ face-widths tall (head top ~0.9 face-widths above the face centre,
 feet ~9.7 below), shoulders ~±1 face-width from the body axis, torso and hips ~±1.3, legs together ~±0.9.
 From that a soft prior is drawn: a confident core around the body axis, a probable envelope around it
@@ -27,6 +28,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from skimage.data import lbp_frontal_face_cascade_filename
 
 # Body half-width (face-widths) at heights below the face centre (face-widths); measured proportions of
 # a standing adult (head, neck, shoulders, torso, hips, thighs, calves).
@@ -67,13 +69,13 @@ def _cascade():
 def _load_lbp_cascade():
     """The model file misspells one tag ("featuhreParams"), which scikit-image's reader tolerates and
     OpenCV's does not, so it is corrected in memory."""
-    from skimage.data import lbp_frontal_face_cascade_filename
-
     try:
         text = open(lbp_frontal_face_cascade_filename(), encoding="utf-8").read()
     except OSError:
         return None
-    storage = cv2.FileStorage(text.replace("featuhreParams", "featureParams"), cv2.FILE_STORAGE_READ | cv2.FILE_STORAGE_MEMORY)
+    storage = cv2.FileStorage(
+        text.replace("featuhreParams", "featureParams"), cv2.FILE_STORAGE_READ | cv2.FILE_STORAGE_MEMORY
+    )
     cascade = cv2.CascadeClassifier()
     return cascade if cascade.read(storage.getFirstTopLevelNode()) and not cascade.empty() else None
 
@@ -194,7 +196,10 @@ def model_faces(
     found = [
         f
         for f in detect_faces(grey, **fine)
-        if standing(f) and skin_share(rgb, f) >= min_skin and haar_confirms(rgb, f, model="alt") and haar_confirms(rgb, f)
+        if standing(f)
+        and skin_share(rgb, f) >= min_skin
+        and haar_confirms(rgb, f, model="alt")
+        and haar_confirms(rgb, f)
     ]
     if found:
         return found
@@ -211,7 +216,9 @@ def model_faces(
     ]
 
 
-def person_prior(shape: tuple[int, int], face: Face, core: float = 0.6, margin: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def person_prior(
+    shape: tuple[int, int], face: Face, core: float = 0.6, margin: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Soft prior of a standing figure under `face` on an h×w grid (same pixel units as the face).
 
     Returns (prior h×w float32 in [0, 1], envelope h×w bool). prior is ~0.9 inside the `core` share of

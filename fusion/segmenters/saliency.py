@@ -112,7 +112,9 @@ def boundary_connectivity_saliency(
     n = graph.count
     pair_weight = np.exp(-(colour_step**2) / (2 * sigma_colour**2)) + smoothness
     i, j = graph.edges[:, 0], graph.edges[:, 1]
-    adjacency = sparse.csr_matrix((np.concatenate([pair_weight, pair_weight]), (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n))
+    adjacency = sparse.csr_matrix(
+        (np.concatenate([pair_weight, pair_weight]), (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n)
+    )
     laplacian = sparse.diags(np.asarray(adjacency.sum(axis=1)).ravel()) - adjacency
     system = sparse.diags(background + foreground) + laplacian
     saliency = spsolve(system.tocsc(), foreground)
@@ -204,7 +206,9 @@ def _soft_ellipse(
     return np.clip(cv2.GaussianBlur(inside, (0, 0), sigma), 0.0, 1.0)
 
 
-def centred_ellipse(shape: tuple[int, int], half_width: float = 0.36, half_height: float = 0.42, softness: float = 0.04) -> np.ndarray:
+def centred_ellipse(
+    shape: tuple[int, int], half_width: float = 0.36, half_height: float = 0.42, softness: float = 0.04
+) -> np.ndarray:
     """h×w float32 in [0, 1]: 1 inside a centred ellipse (half-axes as fractions of each side), falling
     to 0 over `softness` (fraction of the shorter side) outside it — where a photographer puts the subject."""
     return _soft_ellipse(shape, (0.0, 0.0), (half_width, half_height), softness)
@@ -230,4 +234,9 @@ def saliency_ellipse(
     cx, cy = float((weight * x).sum()), float((weight * y).sum())
     half_width = spread * np.sqrt(float((weight * (x - cx) ** 2).sum()))
     half_height = spread * np.sqrt(float((weight * (y - cy) ** 2).sum()))
-    return _soft_ellipse(shape=(h, w), centre=(cx, cy), half_axes=(max(half_width, min_half_axis), max(half_height, min_half_axis)), softness=softness)
+    return _soft_ellipse(
+        shape=(h, w),
+        centre=(cx, cy),
+        half_axes=(max(half_width, min_half_axis), max(half_height, min_half_axis)),
+        softness=softness,
+    )

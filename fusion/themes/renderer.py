@@ -1,336 +1,22 @@
-"""Seasonal and studio backdrops: small declarative TOML files, rendered procedurally at any size.
+"""Procedural rendering of a Theme at any size: the base gradient and each layer's painter, composited.
 
-A theme is a base gradient plus an ordered list of layers (bokeh, snowflakes, confetti, stripes, hearts,
-petals, sparkles, glow, floor, vignette). Element positions and sizes are fractions of the canvas (sizes of its
-short side) drawn from a seeded generator, so a theme looks the same at every output size and renders
-identically every time. Scattered layers avoid the centre (`calm`), where the product goes.
+Element positions and sizes are fractions of the canvas (sizes of its short side) drawn from a seeded
+generator, so a theme looks the same at every output size and renders identically every time. Scattered
+layers avoid the centre (`calm`), where the product goes.
 """
 
 from __future__ import annotations
 
 import math
-import re
-import tomllib
-from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Callable
 
 import cv2
 import numpy as np
 
-from fusion.errors import InvalidOptionError, InvalidThemeError, UnknownThemeError
-
-RGB = tuple[int, int, int]
-
-BUILTIN_DIR = Path(__file__).resolve().parent / "themes"
-
-# CSS-ish colour names a seller is likely to type; anything else can be given as #rrggbb.
-COLOUR_NAMES: dict[str, RGB] = {
-    "white": (255, 255, 255),
-    "black": (0, 0, 0),
-    "grey": (128, 128, 128),
-    "gray": (128, 128, 128),
-    "lightgrey": (211, 211, 211),
-    "lightgray": (211, 211, 211),
-    "darkgrey": (64, 64, 64),
-    "darkgray": (64, 64, 64),
-    "silver": (192, 192, 192),
-    "red": (220, 38, 38),
-    "crimson": (220, 20, 60),
-    "orange": (255, 140, 0),
-    "yellow": (255, 214, 0),
-    "gold": (212, 175, 55),
-    "green": (34, 139, 34),
-    "mint": (189, 236, 204),
-    "teal": (0, 128, 128),
-    "blue": (30, 90, 200),
-    "skyblue": (135, 206, 235),
-    "navy": (0, 0, 128),
-    "purple": (128, 0, 128),
-    "lavender": (230, 230, 250),
-    "pink": (255, 192, 203),
-    "brown": (139, 69, 19),
-    "beige": (245, 245, 220),
-    "cream": (255, 253, 208),
-    "ivory": (255, 255, 240),
-}
-
-_HEX = re.compile(r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-_TRIPLE = re.compile(r"^\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*$")
-
-
-def parse_colour(text: str) -> RGB:
-    """'#f80', '#ff8800', '255,136,0' or a colour name → (r, g, b) ints in 0..255.
-
-    Raises InvalidOptionError with a one-line message.
-    """
-    spec = text.strip()
-    if match := _HEX.match(spec):
-        digits = match.group(1)
-        if len(digits) == 3:
-            digits = "".join(c * 2 for c in digits)
-        return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
-    if match := _TRIPLE.match(spec):
-        values = tuple(int(v) for v in match.groups())
-        if any(v > 255 for v in values):
-            raise InvalidOptionError(f"colour {text!r}: each of r,g,b must be between 0 and 255")
-        return values  # type: ignore[return-value]
-    key = spec.lower().replace(" ", "").replace("-", "")
-    if key in COLOUR_NAMES:
-        return COLOUR_NAMES[key]
-    raise InvalidOptionError(f"{text!r} is not a colour: use #rrggbb, #rgb, r,g,b or a name such as white")
-
-
-# ---------------------------------------------------------------------------------------------------- schema
-
-GRADIENT_DIRECTIONS = ("vertical", "horizontal", "diagonal", "radial")
-
-
-@dataclass(frozen=True)
-class Gradient:
-    """Base fill: evenly spaced colour stops along `direction` (radial: centre → corners)."""
-
-    colours: tuple[RGB, ...]
-    direction: str = "vertical"
-
-
-@dataclass(frozen=True)
-class Layer:
-    """One procedural layer. Lengths are fractions of the canvas short side unless noted.
-
-    kind:     bokeh | snowflakes | confetti | hearts | petals | sparkles | stripes | glow | floor | vignette
-    colours:  element colours (picked at random per element; floor: horizon → bottom; glow: one colour)
-    density:  elements per square of the short side (scattered kinds)
-    size:     (min, max) element size (radius for round things)
-    opacity:  0..1 multiplier for the whole layer
-    calm:     0..1, how strongly scattered elements avoid the centre of the canvas
-    blur:     softness, as a fraction of element size (bokeh) or of the short side (others)
-    angle:    degrees (stripes direction; max random tilt for confetti/hearts/petals)
-    width:    stripe width (fraction of short side)
-    gap:      gap between stripes (fraction of short side)
-    height:   floor band height (fraction of canvas height)
-    position: (x, y) in canvas fractions (glow centre)
-    radius:   glow radius, or vignette inner radius (fraction of half-diagonal)
-    seed:     added to the theme seed, so layers differ
-    """
-
-    kind: str
-    colours: tuple[RGB, ...] = ()
-    density: float = 20.0
-    size: tuple[float, float] = (0.01, 0.03)
-    opacity: float = 1.0
-    calm: float = 0.7
-    blur: float = 0.0
-    angle: float = 0.0
-    width: float = 0.05
-    gap: float = 0.05
-    height: float = 0.25
-    position: tuple[float, float] = (0.5, 0.5)
-    radius: float = 0.5
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class Theme:
-    """A backdrop. `source` is the file it was loaded from (for listings and error messages)."""
-
-    name: str
-    title: str
-    description: str
-    base: Gradient
-    layers: tuple[Layer, ...] = ()
-    seed: int = 0
-    source: str = ""
-
-
-_SCATTER_FIELDS = {"colours", "density", "size", "opacity", "calm", "blur", "angle", "seed"}
-LAYER_FIELDS: dict[str, set[str]] = {
-    "bokeh": _SCATTER_FIELDS,
-    "snowflakes": _SCATTER_FIELDS,
-    "confetti": _SCATTER_FIELDS,
-    "hearts": _SCATTER_FIELDS,
-    "petals": _SCATTER_FIELDS,
-    "sparkles": _SCATTER_FIELDS,
-    "stripes": {"colours", "opacity", "calm", "angle", "width", "gap", "blur", "seed"},
-    "glow": {"colours", "opacity", "position", "radius", "blur", "seed"},
-    "floor": {"colours", "opacity", "height", "blur", "seed"},
-    "vignette": {"colours", "opacity", "radius", "seed"},
-}
-_THEME_FIELDS = {"name", "title", "description", "seed", "base", "layers"}
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-def _bad(source: str, field: str, problem: str) -> InvalidThemeError:
-    return InvalidThemeError(f"theme file {source}: field '{field}' {problem}")
-
-
-def _number(raw: dict, key: str, field: str, source: str, low: float, high: float, default: float) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _bad(source, field, f"must be a number, got {value!r}")
-    if not low <= value <= high:
-        raise _bad(source, field, f"must be between {low} and {high}, got {value}")
-    return float(value)
-
-
-def _pair(raw: dict, key: str, field: str, source: str, low: float, high: float, default: tuple) -> tuple:
-    value = raw.get(key, default)
-    if not (isinstance(value, (list, tuple)) and len(value) == 2):
-        raise _bad(source, field, f"must be a list of two numbers, got {value!r}")
-    pair = tuple(_number({"v": v}, "v", field, source, low, high, 0.0) for v in value)
-    return pair
-
-
-def _colours(raw: dict, field: str, source: str, required: bool) -> tuple[RGB, ...]:
-    value = raw.get("colours", [])
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or (required and not value):
-        raise _bad(source, field, "must be a non-empty list of colours such as [\"#ffffff\", \"#dde3ea\"]")
-    parsed = []
-    for item in value:
-        try:
-            parsed.append(parse_colour(str(item)))
-        except InvalidOptionError:
-            raise _bad(source, field, f"has {item!r}, which is not a colour (#rrggbb, r,g,b or a name)") from None
-    return tuple(parsed)
-
-
-def _parse_layer(raw: Any, index: int, source: str) -> Layer:
-    where = f"layers[{index}]"
-    if not isinstance(raw, dict):
-        raise _bad(source, where, "must be a table ([[layers]])")
-    kind = raw.get("kind")
-    if kind not in LAYER_FIELDS:
-        raise _bad(source, f"{where}.kind", f"must be one of {', '.join(LAYER_FIELDS)}, got {kind!r}")
-    allowed = LAYER_FIELDS[kind] | {"kind"}
-    for key in raw:
-        if key not in allowed:
-            raise _bad(source, f"{where}.{key}", f"is not a {kind} setting (allowed: {', '.join(sorted(allowed))})")
-    size = _pair(raw, "size", f"{where}.size", source, 0.0, 2.0, Layer.size)
-    if size[0] > size[1]:
-        raise _bad(source, f"{where}.size", f"must be [min, max] with min <= max, got {list(size)}")
-    seed = raw.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise _bad(source, f"{where}.seed", f"must be an integer, got {seed!r}")
-    return Layer(
-        kind=kind,
-        colours=_colours(raw, f"{where}.colours", source, required=kind != "vignette"),
-        density=_number(raw, "density", f"{where}.density", source, 0.0, 2000.0, Layer.density),
-        size=size,
-        opacity=_number(raw, "opacity", f"{where}.opacity", source, 0.0, 1.0, Layer.opacity),
-        calm=_number(raw, "calm", f"{where}.calm", source, 0.0, 1.0, Layer.calm),
-        blur=_number(raw, "blur", f"{where}.blur", source, 0.0, 2.0, Layer.blur),
-        angle=_number(raw, "angle", f"{where}.angle", source, -360.0, 360.0, Layer.angle),
-        width=_number(raw, "width", f"{where}.width", source, 0.001, 2.0, Layer.width),
-        gap=_number(raw, "gap", f"{where}.gap", source, 0.0, 2.0, Layer.gap),
-        height=_number(raw, "height", f"{where}.height", source, 0.0, 1.0, Layer.height),
-        position=_pair(raw, "position", f"{where}.position", source, -1.0, 2.0, Layer.position),
-        radius=_number(raw, "radius", f"{where}.radius", source, 0.0, 4.0, Layer.radius),
-        seed=seed,
-    )
-
-
-def parse_theme(data: dict, source: str = "<memory>", default_name: str = "") -> Theme:
-    """A parsed TOML document → Theme. Raises InvalidThemeError naming the first bad field."""
-    for key in data:
-        if key not in _THEME_FIELDS:
-            raise _bad(source, key, f"is not a theme setting (allowed: {', '.join(sorted(_THEME_FIELDS))})")
-    name = data.get("name", default_name)
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise _bad(source, "name", f"must be lowercase letters, digits, '-' or '_', got {name!r}")
-    text = {}
-    for key in ("title", "description"):
-        value = data.get(key, name if key == "title" else "")
-        if not isinstance(value, str):
-            raise _bad(source, key, f"must be a string, got {value!r}")
-        text[key] = value
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise _bad(source, "seed", f"must be an integer, got {seed!r}")
-    base = data.get("base")
-    if not isinstance(base, dict):
-        raise _bad(source, "base", "is missing: add a [base] table with colours = [...] and direction")
-    for key in base:
-        if key not in ("colours", "direction"):
-            raise _bad(source, f"base.{key}", "is not a base setting (allowed: colours, direction)")
-    direction = base.get("direction", "vertical")
-    if direction not in GRADIENT_DIRECTIONS:
-        raise _bad(source, "base.direction", f"must be one of {', '.join(GRADIENT_DIRECTIONS)}, got {direction!r}")
-    gradient = Gradient(colours=_colours(base, "base.colours", source, required=True), direction=direction)
-    layers = data.get("layers", [])
-    if not isinstance(layers, list):
-        raise _bad(source, "layers", "must be a list of [[layers]] tables")
-    return Theme(
-        name=name,
-        title=text["title"],
-        description=text["description"],
-        base=gradient,
-        layers=tuple(_parse_layer(raw, i, source) for i, raw in enumerate(layers)),
-        seed=seed,
-        source=source,
-    )
-
-
-def load_theme_file(path: str | Path) -> Theme:
-    """Read and validate one theme file. Raises InvalidThemeError (unreadable, bad TOML, bad field)."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidThemeError(f"cannot read theme file {path}: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidThemeError(f"theme file {path} is not valid TOML: {exc}") from None
-    return parse_theme(data, source=str(path), default_name=path.stem)
-
-
-def _theme_files(extra_dirs: Iterable[str | Path]) -> list[Path]:
-    """Built-in files first, then each extra folder in order (later files override same-named themes)."""
-    files = sorted(BUILTIN_DIR.glob("*.toml"))
-    for folder in extra_dirs:
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise InvalidThemeError(f"theme folder {folder} does not exist or is not a folder")
-        files.extend(sorted(folder.glob("*.toml")))
-    return files
-
-
-def list_themes(extra_dirs: Iterable[str | Path] = ()) -> list[Theme]:
-    """Every built-in theme plus those in `extra_dirs` (a custom theme may replace a built-in of the same name),
-    sorted by name. A broken file raises InvalidThemeError so a store finds out about it."""
-    themes: dict[str, Theme] = {}
-    for path in _theme_files(extra_dirs):
-        theme = load_theme_file(path)
-        themes[theme.name] = theme
-    return [themes[name] for name in sorted(themes)]
-
-
-def load_theme(name_or_path: str | Path, extra_dirs: Iterable[str | Path] = ()) -> Theme:
-    """A theme by name (built-in or from `extra_dirs`) or by the path of a .toml file.
-
-    Unknown name → UnknownThemeError listing the valid names.
-    """
-    extra_dirs = tuple(extra_dirs)
-    candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or candidate.is_file():
-        if not candidate.is_file():
-            raise InvalidThemeError(f"theme file {candidate} does not exist")
-        return load_theme_file(candidate)
-    name = str(name_or_path).strip().lower()
-    # Cheap path: a file named after the theme, searched last-folder-first so custom files win.
-    for path in reversed(_theme_files(extra_dirs)):
-        if path.stem == name:
-            theme = load_theme_file(path)
-            if theme.name == name:
-                return theme
-    themes = {theme.name: theme for theme in list_themes(extra_dirs)}
-    if name in themes:
-        return themes[name]
-    raise UnknownThemeError(f"unknown theme {str(name_or_path)!r}; choose one of {', '.join(sorted(themes))}")
-
-
-# ------------------------------------------------------------------------------------------------- rendering
+from fusion.colour import RGB
+from fusion.errors import InvalidOptionError
+from fusion.themes.schema import Gradient, Theme, ThemeLayer
 
 # Soft layers are smooth, so they are rendered at most this large and upsampled: keeps 4K backdrops fast.
 _SOFT_SIDE = 640
@@ -391,7 +77,7 @@ def _render_gradient(gradient: Gradient, width: int, height: int) -> np.ndarray:
     return _interpolate(gradient.colours, t)
 
 
-def _scatter(layer: Layer, rng: np.random.Generator, width: int, height: int) -> list[tuple[float, float, float]]:
+def _scatter(layer: ThemeLayer, rng: np.random.Generator, width: int, height: int) -> list[tuple[float, float, float]]:
     """Element centres (x, y in pixels) and sizes (pixels), avoiding the centre as `calm` asks."""
     short = min(width, height)
     count = int(round(layer.density * width * height / (short * short)))
@@ -400,18 +86,18 @@ def _scatter(layer: Layer, rng: np.random.Generator, width: int, height: int) ->
     xs, ys, keep = rng.random(count * 4), rng.random(count * 4), rng.random(count * 4)
     sizes = rng.uniform(layer.size[0], layer.size[1], count * 4)
     weight = _calm_weight(layer.calm, _centre_distance(xs, ys))
-    for x, y, s in zip(xs[keep < weight], ys[keep < weight], sizes[keep < weight]):
+    for x, y, s in zip(xs[keep < weight], ys[keep < weight], sizes[keep < weight], strict=True):
         if len(wanted) == count:
             break
         wanted.append((float(x * width), float(y * height), float(s * short)))
     return wanted
 
 
-def _pick(layer: Layer, rng: np.random.Generator) -> np.ndarray:
+def _pick(layer: ThemeLayer, rng: np.random.Generator) -> np.ndarray:
     return _unit(layer.colours[int(rng.integers(len(layer.colours)))])
 
 
-def _render_bokeh(layer: Layer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
+def _render_bokeh(layer: ThemeLayer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
     """Out-of-focus light discs with a faint bright rim, accumulated like light (screen)."""
     colour = np.zeros((height, width, 3), np.float32)
     cover = np.zeros((height, width), np.float32)
@@ -480,7 +166,7 @@ def _rotate(points: np.ndarray, degrees: float) -> np.ndarray:
 def _shape_layer(shape: Callable[[float], np.ndarray]) -> Callable:
     """A scattered layer of filled polygons: `shape(size)` gives the outline around (0, 0) in pixels."""
 
-    def render(layer: Layer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
+    def render(layer: ThemeLayer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
         canvas = _Canvas(width, height)
         for cx, cy, s in _scatter(layer, rng, width, height):
             tilt = float(rng.uniform(-layer.angle, layer.angle)) if layer.angle else 0.0
@@ -512,7 +198,7 @@ def _star4(size: float) -> np.ndarray:
     return np.stack([np.cos(angles) * radii, np.sin(angles) * radii], axis=1).astype(np.float32)
 
 
-def _render_confetti(layer: Layer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
+def _render_confetti(layer: ThemeLayer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
     """Paper strips and dots, randomly turned."""
     canvas = _Canvas(width, height)
     for cx, cy, s in _scatter(layer, rng, width, height):
@@ -527,7 +213,7 @@ def _render_confetti(layer: Layer, rng: np.random.Generator, width: int, height:
     return canvas.pixels(layer.blur * min(width, height))
 
 
-def _render_snowflakes(layer: Layer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
+def _render_snowflakes(layer: ThemeLayer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
     """Mostly soft round flakes, some six-armed crystals."""
     canvas = _Canvas(width, height)
     for cx, cy, s in _scatter(layer, rng, width, height):
@@ -550,7 +236,7 @@ def _render_snowflakes(layer: Layer, rng: np.random.Generator, width: int, heigh
     return canvas.pixels(layer.blur * min(width, height))
 
 
-def _render_sparkles(layer: Layer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
+def _render_sparkles(layer: ThemeLayer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
     """Four-pointed glints with a small halo."""
     canvas = _Canvas(width, height)
     for cx, cy, s in _scatter(layer, rng, width, height):
@@ -561,7 +247,7 @@ def _render_sparkles(layer: Layer, rng: np.random.Generator, width: int, height:
     return canvas.pixels(layer.blur * min(width, height))
 
 
-def _render_stripes(layer: Layer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
+def _render_stripes(layer: ThemeLayer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
     """Parallel bands across the canvas (anti-aliased polygons), faded towards the centre by `calm`."""
     short = min(width, height)
     band, period = layer.width * short, (layer.width + layer.gap) * short
@@ -593,7 +279,7 @@ def _fade_centre(colour: np.ndarray, cover: np.ndarray, calm: float) -> LayerPix
     return colour.astype(np.float32) * weight[..., None], cover.astype(np.float32) * weight
 
 
-def _render_glow(layer: Layer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
+def _render_glow(layer: ThemeLayer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
     """A soft round light (spotlight, sun, moon): Gaussian falloff; `blur` 0 gives a crisp-edged disc."""
     short = min(width, height)
     xs, ys = _grid(width, height)
@@ -606,7 +292,7 @@ def _render_glow(layer: Layer, rng: np.random.Generator, width: int, height: int
     return _unit(layer.colours[0]) * cover[..., None], cover
 
 
-def _render_floor(layer: Layer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
+def _render_floor(layer: ThemeLayer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
     """A floor/table band at the bottom with a soft horizon, shaded from horizon colour to bottom colour."""
     _, ys = _grid(width, height)
     horizon = 1.0 - layer.height
@@ -617,7 +303,7 @@ def _render_floor(layer: Layer, rng: np.random.Generator, width: int, height: in
     return shade * cover[..., None], cover.copy()
 
 
-def _render_vignette(layer: Layer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
+def _render_vignette(layer: ThemeLayer, rng: np.random.Generator, width: int, height: int) -> LayerPixels:
     """Darken (or tint) the edges and corners: keeps the eye on the product."""
     xs, ys = _grid(width, height)
     cover = _smoothstep(layer.radius, 1.45, _centre_distance(xs, ys)).astype(np.float32)
@@ -625,7 +311,7 @@ def _render_vignette(layer: Layer, rng: np.random.Generator, width: int, height:
     return tint * cover[..., None], cover
 
 
-_RENDERERS: dict[str, Callable[[Layer, np.random.Generator, int, int], LayerPixels]] = {
+_RENDERERS: dict[str, Callable[[ThemeLayer, np.random.Generator, int, int], LayerPixels]] = {
     "bokeh": _render_bokeh,
     "snowflakes": _render_snowflakes,
     "confetti": _render_confetti,
