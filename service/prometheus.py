@@ -6,16 +6,13 @@ result's timings), pool queue depth, and items by state (counted in the database
 
 from __future__ import annotations
 
-import time
 from typing import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.jobs.pool import WorkerPool
 
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 _REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -90,35 +87,3 @@ class _LiveGauges:
         for state in ("queued", "running", "done", "failed"):
             items.add_metric([state], counts.get(state, 0))
         yield items
-
-
-class MetricsMiddleware:
-    """Pure ASGI middleware: counts every HTTP response by its route template (never the raw path, which
-    holds ids and would explode the label set)."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or ("/static" if scope["path"].startswith("/static/") else "unmatched")
-            method = scope.get("method", "GET")
-            method = method if method in _METHODS else "OTHER"
-            self.metrics.requests.labels(template, method, str(status)).inc()
-            self.metrics.request_seconds.labels(template, method).observe(time.perf_counter() - start)

@@ -1,26 +1,34 @@
 """The FastAPI app factory. `create_app(settings)` builds the app; its lifespan opens the database, recovers
-interrupted items, loads the segmenter once and starts the worker pool and job dispatcher (services.py)."""
+interrupted items, loads the segmenter once and starts the worker pool and job dispatcher (service.jobs.startup)."""
 
 from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fusion.protocol import Segmenter
 from service.api import routes
-from service.api.errors import InternalErrorMiddleware, install_error_handlers
-from service.prometheus import Metrics, MetricsMiddleware
-from service.api.uploads import BodyLimitMiddleware
-
-if TYPE_CHECKING:
-    from fusion.protocol import Segmenter
-    from service.settings import Settings
+from service.api.errors import install_error_handlers
+from service.api.middleware import (
+    BodyLimitMiddleware,
+    InternalErrorMiddleware,
+    MetricsMiddleware,
+    SecurityHeadersMiddleware,
+)
+from service.api.routes.jobs import JobIn
+from service.api.schemas import CutoutOut
+from service.jobs.startup import start_services
+from service.prometheus import Metrics
+from service.settings import Settings
 
 log = logging.getLogger("promptcut.api")
 
@@ -33,18 +41,14 @@ Authenticate with `X-Api-Key: <key>` (or `Authorization: Bearer <key>`); create 
 """
 
 
-def create_app(settings: "Settings | None" = None, segmenter: "Segmenter | None" = None) -> FastAPI:
+def create_app(settings: Settings | None = None, segmenter: Segmenter | None = None) -> FastAPI:
     """The app for `settings` (default: read from PROMPTCUT_* variables). `segmenter` replaces the configured
     backend (tests inject a slow or counting one)."""
-    from service.settings import Settings
-
     settings = settings or Settings()
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from service.jobs.runtime import start_services
-
         services = await run_in_threadpool(start_services, settings, metrics, segmenter)
         app.state.services = services
         log.info("promptcut ready: %s backend, %d worker(s), queue %d", getattr(services.segmenter, "name", "?"),
@@ -86,8 +90,6 @@ def _mount_web(app: FastAPI) -> None:
     index = WEB_DIR / "index.html"
     if not index.is_file():
         return
-    from fastapi.responses import FileResponse
-    from fastapi.staticfiles import StaticFiles
 
     @app.get("/", include_in_schema=False)
     async def seller_page() -> FileResponse:
@@ -102,8 +104,6 @@ def _custom_openapi(app: FastAPI) -> None:
     def openapi() -> dict:
         if app.openapi_schema:
             return app.openapi_schema
-        from service.api.routes.jobs import JobIn
-        from service.api.schemas import CutoutOut
 
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -135,31 +135,6 @@ def _errors_are_error_bodies(schema: dict) -> None:
 
 def _version() -> str:
     try:
-        from importlib.metadata import version
-
         return version("promptcut")
     except Exception:  # noqa: BLE001 — running from a source tree without metadata
         return "0"
-
-
-class SecurityHeadersMiddleware:
-    """nosniff on everything (an uploaded "image" is never sniffed into HTML), no framing of the page."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"x-frame-options", b"DENY"))
-                headers.append((b"referrer-policy", b"no-referrer"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.errors import unauthorized
+from service.db import repo
 
 _api_key_header = APIKeyHeader(name="X-Api-Key", auto_error=False, description="The store's API key.")
 _bearer = HTTPBearer(auto_error=False, description="The store's API key as a bearer token.")
@@ -31,8 +32,6 @@ def require_key(
 ) -> Caller:
     """FastAPI dependency (sync: FastAPI runs it in its thread pool, so the database lookup never blocks the
     event loop)."""
-    from service.db import repo
-
     plain = (api_key or (bearer.credentials if bearer else "") or "").strip()
     if not plain:
         raise unauthorized()

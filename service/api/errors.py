@@ -12,7 +12,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fusion.errors import PromptcutError
 
@@ -147,35 +146,3 @@ def install_error_handlers(app: FastAPI) -> None:
         code = getattr(exc, "code", None) or _CODE_BY_STATUS.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else code
         return JSONResponse(error_body(code, _one_line(detail)), exc.status_code, headers=exc.headers)
-
-
-
-class InternalErrorMiddleware:
-    """Unexpected exceptions → 500 {"error": {"code": "internal"}}, traceback to the log only.
-
-    Done here rather than with an `Exception` handler: Starlette re-raises after such a handler answers, and
-    uvicorn then drops the connection, which can reset it before the client has read the 500."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def watch(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watch)
-        except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            if started:
-                raise  # half a response is out: only closing the connection is left
-            response = JSONResponse(error_body("internal", "internal server error; it has been logged"), 500)
-            await response(scope, receive, send)

@@ -23,8 +23,12 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
+from fusion.colour import parse_colour
 from fusion.errors import PromptcutError
+from fusion.themes import list_themes
 from service.api.errors import ApiError
+from service.engine.engine import RenderRequest
+from service.engine.options import parse_size
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -95,7 +99,9 @@ def parse_fraction(field: str, value: Any, low: float, high: float) -> float:
     try:
         number = float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
     except ValueError:
-        raise _bad(field, f"{field} must be a number between {low:g} and {high:g} or a percentage, got {text[:40]!r}") from None
+        raise _bad(
+            field, f"{field} must be a number between {low:g} and {high:g} or a percentage, got {text[:40]!r}"
+        ) from None
     if not low <= number <= high:  # NaN fails this too
         raise _bad(field, f"{field} must be between {low:g} and {high:g} ({low:.0%}..{high:.0%}), got {text[:40]!r}")
     return number
@@ -107,7 +113,9 @@ def parse_int(field: str, value: Any, low: int, high: int) -> int:
     try:
         number = int(_text(value))
     except ValueError:
-        raise _bad(field, f"{field} must be a whole number between {low} and {high}, got {_text(value)[:40]!r}") from None
+        raise _bad(
+            field, f"{field} must be a whole number between {low} and {high}, got {_text(value)[:40]!r}"
+        ) from None
     if not low <= number <= high:
         raise _bad(field, f"{field} must be between {low} and {high}, got {number}")
     return number
@@ -120,7 +128,6 @@ def parse_colour_option(field: str, value: Any) -> str:
         return "transparent"
     if _BARE_HEX.match(text):
         text = "#" + text
-    from fusion.themes import parse_colour
 
     try:
         parse_colour(text)
@@ -132,8 +139,6 @@ def parse_colour_option(field: str, value: Any) -> str:
 
 @lru_cache(maxsize=1)
 def theme_names() -> tuple[str, ...]:
-    from fusion.themes import list_themes
-
     return tuple(theme.name for theme in list_themes())
 
 
@@ -149,7 +154,6 @@ def parse_size_option(field: str, value: Any, max_pixels: int) -> str | None:
     text = _text(value).lower()
     if text in _NATIVE_SIZE:
         return None
-    from service.engine.options import parse_size
 
     try:
         width, height = parse_size(text)  # type: ignore[misc]
@@ -222,8 +226,6 @@ def render_options(options: Mapping[str, Any], *, max_pixels: int, base: Mapping
 
 def validated(render: Mapping[str, Any]) -> dict:
     """Run the engine's own validation (RenderRequest) so the stored dict is exactly what it accepts."""
-    from service.engine.engine import RenderRequest
-
     try:
         return RenderRequest.from_dict(dict(render)).to_dict()
     except PromptcutError as exc:

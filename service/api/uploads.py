@@ -9,8 +9,6 @@ import re
 from typing import Any
 
 from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.errors import ApiError
 
@@ -81,72 +79,3 @@ async def read_upload(upload: UploadFile, limit: int, field: str) -> bytes:
 
 def is_upload(value: Any) -> bool:
     return isinstance(value, UploadFile)
-
-
-class BodyTooLarge(HTTPException):
-    """Raised from inside body reading; an HTTPException so FastAPI's body parser lets it through as is."""
-
-    code = "too_large"
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body is larger than {limit:,} bytes")
-
-
-class BodyLimitMiddleware:
-    """Caps every request body before any parser buffers it (Content-Length up front, then while streaming).
-
-    limit_for(path, method) → bytes allowed."""
-
-    def __init__(self, app: ASGIApp, max_upload_bytes: int) -> None:
-        self.app = app
-        self.max_upload_bytes = max_upload_bytes
-
-    def limit_for(self, scope: Scope) -> int:
-        if scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == "/v1/jobs":
-            return self.max_upload_bytes * JOB_UPLOAD_FILES + FORM_OVERHEAD_BYTES
-        return self.max_upload_bytes + FORM_OVERHEAD_BYTES
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.limit_for(scope)
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await _reject(send, limit)
-            return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        await self.app(scope, limited_receive, send)
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-async def _reject(send: Send, limit: int) -> None:
-    import json
-
-    body = json.dumps({"error": {"code": "too_large", "message": f"request body is larger than {limit:,} bytes"}})
-    await send({
-        "type": "http.response.start",
-        "status": 413,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close")],
-    })
-    await send({"type": "http.response.body", "body": body.encode()})

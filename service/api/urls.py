@@ -11,11 +11,10 @@ import ipaddress
 
 from fusion.errors import PromptcutError
 from service.api.errors import from_library
+from service.net.fetch import FetchError, check_url, is_public_address, parse_allow_host
 
 
 def check_image_url(url: str | None, settings, *, field: str) -> str:
-    from service.net.fetch import FetchError, check_url, is_public_address, parse_allow_host
-
     try:
         target = check_url(url or "", settings)
         try:

@@ -8,7 +8,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
+from service.api.app import create_app
+from service.bench.http_overhead import sample_photo
 from service.bench.loopback import serve_on_loopback
+from service.db import open_database, repo
+from service.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -28,14 +34,8 @@ class JobTimes:
 def measure_job(photos: list[Path], *, items: int = 50, side: int = 1024, workers: int = 2,
                 theme: str = "winter-holidays") -> JobTimes:
     """Cycle `photos` (resized to `side`) into an `items`-item job on a fresh server (classical backend)."""
-    import httpx
 
-    from service.api.app import create_app
-    from service.bench.http_overhead import _photo
-    from service.db import open_database, repo
-    from service.settings import Settings
-
-    uploads = [_photo(photos[i % len(photos)], side) for i in range(items)]
+    uploads = [sample_photo(photos[i % len(photos)], side) for i in range(items)]
     with tempfile.TemporaryDirectory(prefix="promptcut-job-bench-") as folder:
         settings = Settings(data_dir=Path(folder), segmenter="classical", workers=workers, max_items_per_job=items)
         database = open_database(settings.db_url)

@@ -18,7 +18,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+from PIL import Image
+
+from fusion.segmenters import get_segmenter
+from service.api.app import create_app
 from service.bench.loopback import serve_on_loopback
+from service.db import open_database, repo
+from service.engine.blobstore import ArtifactStore
+from service.engine.engine import Engine
+from service.engine.render_request import RenderRequest
+from service.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -38,9 +48,7 @@ class Overhead:
         return self.overhead_s / self.engine_median_s if self.engine_median_s else 0.0
 
 
-def _photo(path: Path, side: int) -> bytes:
-    from PIL import Image
-
+def sample_photo(path: Path, side: int) -> bytes:
     with Image.open(path) as image:
         image = image.convert("RGB")
         scale = side / max(image.size)
@@ -51,16 +59,8 @@ def _photo(path: Path, side: int) -> bytes:
 
 
 def measure(image_path: Path, *, side: int = 1024, runs: int = 10, title: str = "product") -> Overhead:
-    import httpx
 
-    from fusion.segmenters import get_segmenter
-    from service.api.app import create_app
-    from service.engine.blobstore import ArtifactStore
-    from service.db import open_database, repo
-    from service.engine.engine import Engine, RenderRequest
-    from service.settings import Settings
-
-    data = _photo(image_path, side)
+    data = sample_photo(image_path, side)
     with tempfile.TemporaryDirectory(prefix="promptcut-overhead-") as folder:
         settings = Settings(data_dir=Path(folder) / "api", segmenter="classical", workers=1, queue_size=2)
         database = open_database(settings.db_url)

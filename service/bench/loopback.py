@@ -8,12 +8,12 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+import uvicorn
+
 
 @contextmanager
 def serve_on_loopback(app) -> Iterator[str]:
     """Yield the base URL (http://127.0.0.1:PORT) while the app serves; stop it on exit."""
-    import uvicorn
-
     sock = socket.socket()
     # As uvicorn does for sockets it binds itself; a pre-bound socket without it adds ~40 ms per response.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

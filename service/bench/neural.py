@@ -85,7 +85,7 @@ def naive_segment(segmenter: NeuralSegmenter, image: np.ndarray, phrases: tuple[
     """The naive recipe on an fp32 segmenter's models: heatmaps P×H×W and labels H×W at the photo's size.
 
     oneformer_size: the OneFormer processor's size dict, or None for its default (800 px short side)."""
-    import torch
+    import torch  # deferred: heavy, neural backend only
 
     parts = segmenter.components
     h, w = image.shape[:2]
@@ -112,7 +112,7 @@ def oneformer_outputs(segmenter: NeuralSegmenter, image: np.ndarray) -> tuple[np
     map. Mask logits Q×h×w float32: one plane per query. A random-init class head makes one class win
     everywhere, so label-map agreement says little on random models; the mask logits vary across the image
     and carry the whole network's error."""
-    import torch
+    import torch  # deferred: heavy, neural backend only
 
     parts = segmenter.components
     inputs = parts.oneformer_processor(images=image, task_inputs=["semantic"], do_resize=False, return_tensors="pt")
@@ -124,7 +124,9 @@ def oneformer_outputs(segmenter: NeuralSegmenter, image: np.ndarray) -> tuple[np
     return scores, masks[0].numpy()
 
 
-def _oneformer_input_size(segmenter: NeuralSegmenter, image: np.ndarray, oneformer_size: dict | None) -> tuple[int, int]:
+def _oneformer_input_size(
+    segmenter: NeuralSegmenter, image: np.ndarray, oneformer_size: dict | None
+) -> tuple[int, int]:
     extra = {} if oneformer_size is None else {"size": oneformer_size}
     pixels = segmenter.components.oneformer_processor.image_processor(images=image, return_tensors="np", **extra)
     return int(pixels["pixel_values"].shape[-1]), int(pixels["pixel_values"].shape[-2])

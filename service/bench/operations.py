@@ -17,6 +17,7 @@ per item, against that item's cut from the same rounds.
 
 from __future__ import annotations
 
+import csv
 import statistics
 import tempfile
 import time
@@ -25,7 +26,15 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from fusion.errors import InvalidOptionError
+from fusion.imageio import encode_image, load_image
 from fusion.protocol import Segmenter
+from fusion.segmenters import get_segmenter
+from fusion.themes import renderer as theme_renderer
+from service.bench.pipeline import resize_longest
+from service.engine.backgrounds import BackgroundCache
+from service.engine.blobstore import ArtifactStore
+from service.engine.engine import Engine
+from service.engine.render_request import RenderRequest
 
 REPROMPT_TARGET = 0.15  # issue #4: reprompt ≤ 15 % of a full cut's time per item
 RERENDER_TARGET = 0.02  # theme swap ≤ 2 %
@@ -88,8 +97,9 @@ class ServiceBench:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        for item, row in zip(self.items, out["items"]):
-            row.update(reprompt_ratio=item.reprompt_ratio, reprompt_new_selection_ratio=item.reprompt_new_selection_ratio,
+        for item, row in zip(self.items, out["items"], strict=True):
+            row.update(reprompt_ratio=item.reprompt_ratio,
+                       reprompt_new_selection_ratio=item.reprompt_new_selection_ratio,
                        rerender_ratio=item.rerender_ratio, rerender_cold_ratio=item.rerender_cold_ratio)
         out.update(worst_reprompt_ratio=self.worst_reprompt_ratio, worst_rerender_ratio=self.worst_rerender_ratio,
                    meets_targets=self.meets_targets)
@@ -123,8 +133,6 @@ class _ForgetfulStore:
     """A real ArtifactStore that can drop blobs again, so a repeated call pays for its writes every time."""
 
     def __init__(self, root: Path) -> None:
-        from service.engine.blobstore import ArtifactStore
-
         self.store = ArtifactStore(root)
 
     def put(self, data: bytes) -> str:
@@ -159,11 +167,6 @@ def bench_service(
 ) -> ServiceBench:
     """Time cut, reprompt and rerender per photo (see the module docstring). `segmenter` defaults to the
     classical backend; `titles` maps a file name to its catalogue title (used as the cut's prompt)."""
-    from fusion.segmenters import get_segmenter
-    from service.engine.backgrounds import BackgroundCache
-    from service.engine.engine import Engine
-    from service.engine.render_request import RenderRequest
-
     if not photos:
         raise InvalidOptionError("no photos to benchmark")
     segmenter = segmenter or get_segmenter("classical")
@@ -201,18 +204,13 @@ class _Case:
     @classmethod
     def prepare(cls, photo: Path, engine, store: _ForgetfulStore, longest: int, titles: dict[str, str] | None,
                 plain, themed) -> "_Case":
-        from fusion import themes
-        from service.bench.pipeline import resize_longest
-        from fusion.imageio import encode_image, load_image
-        from service.engine.engine import Engine
-
         rgb = resize_longest(load_image(photo).rgb, longest)
         upload = encode_image(rgb, "jpeg", quality=92)
         title = (titles or {}).get(photo.name, photo.stem.replace("-", " "))
         artifacts = engine.cut(upload, title, "", plain).artifacts  # warm-up (first-call costs)
         # Cold: the theme's first rendering at this canvas size, by an engine with empty caches.
         fresh = Engine(store, engine.segmenter, feather=engine.feather, theme_dirs=engine.backgrounds.theme_dirs)
-        themes._render_cached.cache_clear()
+        theme_renderer._render_cached.cache_clear()
         cold, swapped = _timed(lambda: fresh.rerender(artifacts, themed))
         engine.rerender(artifacts, themed)  # the benchmarked engine now has this theme at this size
         return cls(photo, upload, (rgb.shape[1], rgb.shape[0]), title, artifacts, tuple(swapped.metadata["size"]),
@@ -253,8 +251,6 @@ class _Case:
 
 def sample_titles(folder: Path) -> dict[str, str]:
     """file name → title from a folder's titles.csv (the samples' catalogue titles), if there is one."""
-    import csv
-
     path = folder / "titles.csv"
     if not path.is_file():
         return {}

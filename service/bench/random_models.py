@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fusion.segmenters.models import CLIPSEG_ID, ONEFORMER_ID, model_folder
+from prompting.resources import coco_class_info_path, coco_panoptic_classes
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
@@ -77,7 +78,7 @@ WORDS = (
 def stand_in_tokenizer(vocab_size: int | None = None):
     """A CLIP BPE tokenizer: letters, then every word in WORDS merged into one token; padded to
     `vocab_size` with unused entries; <|endoftext|> at the highest id (CLIP's text pooler relies on it)."""
-    from transformers import CLIPTokenizer
+    from transformers import CLIPTokenizer  # deferred: heavy, neural backend only
 
     tokens = ["<|startoftext|>"] + list(LETTERS) + [c + "</w>" for c in LETTERS] + ["!", "!</w>", "'", "'</w>"]
     merges: list[tuple[str, str]] = []
@@ -102,7 +103,7 @@ def stand_in_tokenizer(vocab_size: int | None = None):
 
 def build_random_models(model_dir: Path | str, scale: str = "tiny", seed: int = 0) -> Path:
     """Write random-init CLIPSeg and OneFormer of `scale` ("tiny" | "full") into `model_dir`; returns it."""
-    import torch
+    import torch  # deferred: heavy, neural backend only
     from transformers import (
         CLIPSegConfig,
         CLIPSegForImageSegmentation,
@@ -112,7 +113,6 @@ def build_random_models(model_dir: Path | str, scale: str = "tiny", seed: int = 
         ViTImageProcessorPil,
     )
 
-    from prompting.resources import coco_class_info_path, coco_panoptic_classes
 
     spec = SPECS[scale]
     model_dir = Path(model_dir)

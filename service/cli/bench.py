@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import statistics
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from service.cli.models import models_dir_option
+from fusion.evaluation.baselines import get_baseline
+from fusion.imageio import encode_image, load_image
+from fusion.segmenters import resolve_segmenter
+from service.bench.pipeline import resize_longest, time_pipeline
 from service.cli.errors import user_errors
+from service.cli.inputs import collect_inputs
+from service.cli.models import models_dir_option
+from service.engine.options import resolve_background
 
 
 def bench(
@@ -16,26 +26,21 @@ def bench(
     longest: int = typer.Option(1024, "--longest", help="Resize each photo so its longest side is this many px."),
     repeat: int = typer.Option(3, "--repeat", help="Runs per photo."),
     segmenter_name: str = typer.Option(
-        "auto", "--segmenter", help="auto (neural when its models are in --models, else classical) | neural | classical."
+        "auto", "--segmenter",
+        help="auto (neural when its models are in --models, else classical) | neural | classical.",
     ),
     models: Path = models_dir_option(),
     theme: Optional[str] = typer.Option(None, "--theme", help="Compose on a theme instead of white."),
-    baseline: Optional[str] = typer.Option(None, "--baseline", help="Also time a baseline (e.g. grabcut-rect) in the same run."),
-    megapixels: float = typer.Option(0.0, "--megapixels", help="Also run once upscaled to this many megapixels (e.g. 24)."),
+    baseline: Optional[str] = typer.Option(
+        None, "--baseline", help="Also time a baseline (e.g. grabcut-rect) in the same run."
+    ),
+    megapixels: float = typer.Option(
+        0.0, "--megapixels", help="Also run once upscaled to this many megapixels (e.g. 24)."
+    ),
     limit: int = typer.Option(0, "--limit", help="Use at most this many photos (0 = all)."),
 ) -> None:
     """Print median per-stage timings (ms) of decode → segment → select → feather → compose → encode."""
-    import statistics
-    import time
 
-    from rich.console import Console
-    from rich.table import Table
-
-    from service.bench.pipeline import resize_longest, time_pipeline
-    from fusion.imageio import encode_image, load_image
-    from fusion.segmenters import resolve_segmenter
-    from service.cli.inputs import collect_inputs
-    from service.engine.options import resolve_background
 
     console = Console()
     with user_errors():
@@ -58,12 +63,11 @@ def bench(
         table.add_row("[bold]total[/bold]", f"[bold]{times.total_median * 1000:.1f}[/bold]")
         console.print(table)
         cut_median = sum(times.stages.get(s, 0.0) for s in ("sharpen", "segment", "select", "feather", "decontaminate"))
-        console.print(f"cut (segment+select+feather+decontaminate) median of stage medians: {cut_median * 1000:.1f} ms; "
+        console.print(f"cut (segment+select+feather+decontaminate) median of stage medians: "
+                      f"{cut_median * 1000:.1f} ms; "
                       f"working resolution {times.working_shape[1]}×{times.working_shape[0]}")
 
         if baseline:
-            from fusion.evaluation.baselines import get_baseline
-
             run_baseline = get_baseline(baseline)
             baseline_times = []
             for photo in photos:

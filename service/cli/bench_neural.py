@@ -9,20 +9,24 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
 
-from service.cli.models import models_dir_option
+from fusion.imageio import load_image
+from fusion.segmenters.models import CLIPSEG_ID, ONEFORMER_ID, require_model
+from prompting import build_prompts
+from prompting.types import PromptSet
+from service.bench.neural import run_neural_bench
+from service.bench.pipeline import resize_longest
+from service.bench.random_models import build_random_models
 from service.cli.errors import user_errors
+from service.cli.models import models_dir_option
 
 DEFAULT_TITLE = "White Ceramic Coffee Mug 12oz"
 
 
 def neural_model_dir(random_init: bool, models: Path, scratch: Path, say) -> Path:
     """The model folder to time: full-size random-init models built into `scratch`, or `models` (checked)."""
-    from fusion.segmenters.models import CLIPSEG_ID, ONEFORMER_ID, require_model
-
     if random_init:
-        from service.bench.random_models import build_random_models
-
         say("building full-size random-init CLIPSeg rd64 + OneFormer Swin-L (≈1.4 GB, ~20 s)…")
         return build_random_models(scratch, scale="full")
     require_model(models, CLIPSEG_ID)
@@ -50,13 +54,6 @@ def bench_neural(
     json_path: Optional[str] = typer.Option(None, "--json", help="Also write the result as JSON (- for stdout)."),
 ) -> None:
     """Time `NeuralSegmenter.segment` against the naive recipe on one photo, in one run."""
-    from rich.console import Console
-
-    from service.bench.pipeline import resize_longest
-    from fusion.imageio import load_image
-    from service.bench.neural import run_neural_bench
-    from prompting import build_prompts
-    from prompting.types import PromptSet
 
     console = Console(stderr=json_path == "-")
     with user_errors(), tempfile.TemporaryDirectory(prefix="promptcut-random-models-") as scratch:
@@ -79,8 +76,9 @@ def bench_neural(
     console.print(f"  ours by stage: CLIPSeg {result.ours_stages['clipseg']:.2f} s, "
                   f"OneFormer {result.ours_stages['oneformer']:.2f} s")
     console.print(f"{result.precision} vs fp32 on the same inputs: label-map agreement "
-                  f"{result.label_agreement * 100:.2f} % ({result.label_classes} classes in the fp32 map), mask logits: max "
-                  f"{result.mask_logit_max_difference:.4f}, mean {result.mask_logit_mean_difference:.4f} against a median "
+                  f"{result.label_agreement * 100:.2f} % ({result.label_classes} classes in the fp32 map), "
+                  f"mask logits: max {result.mask_logit_max_difference:.4f}, "
+                  f"mean {result.mask_logit_mean_difference:.4f} against a median "
                   f"lead of the winning query of {result.query_margin_median:.4f} (winning-query agreement "
                   f"{result.query_agreement * 100:.2f} %), "
                   f"OneFormer class-score max difference {result.score_max_difference:.4f}; heatmaps: max "

@@ -4,13 +4,20 @@ the API's overhead per request, and a catalogue job's wall time. A benchmark, no
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from service.cli.models import models_dir_option
+from fusion.segmenters import get_segmenter
+from service.bench.catalogue_job import measure_job
+from service.bench.http_overhead import measure
+from service.bench.operations import bench_service, sample_titles
+from service.cli.bench_neural import neural_model_dir
 from service.cli.errors import user_errors
+from service.cli.inputs import collect_inputs
+from service.cli.models import models_dir_option
 
 
 def bench_service_command(
@@ -28,19 +35,12 @@ def bench_service_command(
     models: Path = models_dir_option(),
 ) -> None:
     """Time cut → reprompt → theme swap per photo (classical backend, JPEG), then the API on top."""
-    import tempfile
-
-    from service.bench.operations import bench_service, sample_titles
-    from service.cli.bench_neural import neural_model_dir
-    from service.cli.inputs import collect_inputs
 
     with user_errors(), tempfile.TemporaryDirectory(prefix="promptcut-random-models-") as scratch:
         photos = [item.source for item in collect_inputs(inputs or ["samples"])]
         titles = sample_titles(Path("samples")) if Path("samples/titles.csv").is_file() else None
         segmenter = None
         if neural:
-            from fusion.segmenters import get_segmenter
-
             segmenter = get_segmenter("neural", model_dir=neural_model_dir(random_init, models, Path(scratch),
                                                                            typer.echo))
         result = bench_service(photos, segmenter, longest=longest, repeat=repeat, theme=theme,
@@ -49,8 +49,6 @@ def bench_service_command(
         for line in result.lines():
             typer.echo(line)
         if api and not neural:  # the API figures are specified for the classical backend
-            from service.bench.catalogue_job import measure_job
-            from service.bench.http_overhead import measure
 
             overhead = measure(photos[0], side=longest, runs=max(repeat, 5))
             typer.echo(f"API overhead per POST /v1/cutouts ({longest}-px photo, median of {overhead.runs}): "

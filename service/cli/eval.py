@@ -8,33 +8,59 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
 
-from service.cli.models import models_dir_option
+from fusion.errors import InvalidOptionError
+from fusion.evaluation.evaluate import (
+    ALL,
+    EvalOptions,
+    build_methods,
+    evaluate,
+    load_dataset,
+)
+from fusion.imageio import write_atomic
+from fusion.segmenters import choose_segmenter
 from service.cli.errors import EXIT_ITEM_FAILED, user_errors
+from service.cli.models import models_dir_option
 
 MAX_PROBLEMS_SHOWN = 20
 
 
 def eval_command(
-    data_dir: Path = typer.Argument(..., help="Folder with images/NAME.jpg + masks/NAME.png (and optionally prompts.csv)."),
+    data_dir: Path = typer.Argument(
+        ..., help="Folder with images/NAME.jpg + masks/NAME.png (and optionally prompts.csv)."
+    ),
     segmenter_name: str = typer.Option(
-        "auto", "--segmenter", help="Backend to evaluate: auto (neural when its models are in --models, else classical) | neural | classical."
+        "auto", "--segmenter", help="Backend to evaluate: auto (neural when its models are in --models, else "
+        "classical) | neural | classical."
     ),
     models: Path = models_dir_option(),
-    baseline: list[str] = typer.Option([], "--baseline", help="Also run this baseline on the same images (e.g. grabcut-rect); repeatable."),
-    studio: bool = typer.Option(False, "--studio", help="Also score studio-style composites built on the fly from the foregrounds."),
-    limit: int = typer.Option(0, "--limit", help="At most N foreground pairs and N prompted triples, spread over sources (0 = all)."),
+    baseline: list[str] = typer.Option(
+        [], "--baseline", help="Also run this baseline on the same images (e.g. grabcut-rect); repeatable."
+    ),
+    studio: bool = typer.Option(
+        False, "--studio", help="Also score studio-style composites built on the fly from the foregrounds."
+    ),
+    limit: int = typer.Option(
+        0, "--limit", help="At most N foreground pairs and N prompted triples, spread over sources (0 = all)."
+    ),
     workers: int = typer.Option(1, "--workers", help="Worker processes."),
     tolerance: float = typer.Option(3.0, "--tolerance", help="Boundary F1 tolerance in px."),
-    json_path: Optional[str] = typer.Option(None, "--json", help="Write the report with per-image rows to this file, or - for stdout."),
+    json_path: Optional[str] = typer.Option(
+        None, "--json", help="Write the report with per-image rows to this file, or - for stdout."
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Score the cut on a folder of photos with ground-truth masks, per source and overall."""
-    from rich.console import Console
-
-    from fusion.errors import InvalidOptionError
-    from fusion.evaluation.evaluate import EvalOptions, build_methods, evaluate, load_dataset
-    from fusion.segmenters import choose_segmenter
 
     # With --json - the JSON owns stdout; the human-readable table goes to stderr.
     console = Console(stderr=json_path == "-")
@@ -58,8 +84,6 @@ def eval_command(
             if json_path == "-":
                 sys.stdout.write(text + "\n")
             else:
-                from fusion.imageio import write_atomic
-
                 write_atomic(Path(json_path), (text + "\n").encode("utf-8"))
     if report.problems:
         raise typer.Exit(EXIT_ITEM_FAILED)
@@ -74,7 +98,6 @@ class _progress:
     def __enter__(self):
         if self._quiet:
             return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
         self._bar = Progress("evaluating", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                              TimeRemainingColumn(), console=self._console, transient=True)
@@ -92,18 +115,12 @@ class _progress:
 
 
 def _group_label(kind: str, source: str) -> str:
-    from fusion.evaluation.evaluate import ALL
-
     if source == ALL:
         return {"pair": "ALL photos", "studio": "ALL studio", "prompt": "ALL prompted"}.get(kind, f"ALL {kind}")
     return f"{source}+prompt" if kind == "prompt" else source
 
 
 def _print_report(console, report) -> None:
-    from rich import box
-    from rich.table import Table
-
-    from fusion.evaluation.evaluate import ALL
 
     # Narrow enough for an 80-column terminal: one row per (source, method), a rule between sources.
     table = Table(title=f"{report.dataset}\nmean per image; relaxF1 within {report.tolerance:g} px",

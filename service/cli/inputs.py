@@ -78,7 +78,9 @@ def read_titles(csv_path: Path) -> dict[str, TitleRow]:
                 name = (row.get(file_col) or "").strip()
                 if not name:
                     continue
-                entry = TitleRow((row.get(fields["title"]) or "").strip(), (row.get(fields.get("prompt", "")) or "").strip())
+                entry = TitleRow(
+                    (row.get(fields["title"]) or "").strip(), (row.get(fields.get("prompt", "")) or "").strip()
+                )
                 rows[name] = entry
                 rows.setdefault(Path(name).name, entry)
             return rows

@@ -12,8 +12,12 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.cli.errors import fail, user_errors
+from service.db import open_database, repo
+from service.settings import Settings
 
 keys_app = typer.Typer(name="keys", help="Create, list and revoke API keys for the service.", no_args_is_help=True)
 
@@ -27,11 +31,6 @@ DatabaseOption = typer.Option(
 @contextmanager
 def _database(data_dir: Path | None, database_url: str | None) -> Iterator:
     """Settings from the environment plus these options → an open, migrated database; errors as one line."""
-    from pydantic import ValidationError
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from service.db import open_database
-    from service.settings import Settings
 
     overrides = {name: value for name, value in (("data_dir", data_dir), ("database_url", database_url))
                  if value is not None}
@@ -62,8 +61,6 @@ def create(
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """Create a key for a store and print it (shown only this once)."""
-    from service.db import repo
-
     with _database(data_dir, database_url) as database:
         with database.session() as db:
             row, plain = repo.create_key(db, store)
@@ -77,8 +74,6 @@ def list_(
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """List keys: id, store, prefix, created, revoked."""
-    from service.db import repo
-
     with _database(data_dir, database_url) as database:
         with database.session() as db:
             rows = repo.list_keys(db)
@@ -86,7 +81,7 @@ def list_(
         table += [(r.id, r.store, r.prefix, _when(r.created_at), _when(r.revoked_at)) for r in rows]
         widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
         for row in table:
-            typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+            typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 @keys_app.command("revoke")
@@ -96,8 +91,6 @@ def revoke(
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """Revoke a key: requests using it are refused from now on."""
-    from service.db import repo
-
     with _database(data_dir, database_url) as database:
         with database.session() as db:
             found = repo.revoke_key(db, key_id)

@@ -14,6 +14,12 @@ from typing import Optional
 
 import typer
 
+from fusion.segmenters.models import (
+    DEFAULT_MODEL_IDS,
+    PULL_COMMAND,
+    model_status,
+    pull_model,
+)
 from service.cli.errors import fail, user_errors
 
 MODELS_ENVVAR = "PROMPTCUT_MODELS"
@@ -46,8 +52,6 @@ def status(
     """Show which neural models are present under the model folder, where, and their sizes.
 
     Exit status 0 when every model is present, 1 otherwise."""
-    from fusion.segmenters.models import DEFAULT_MODEL_IDS, PULL_COMMAND, model_status
-
     rows = model_status(models, DEFAULT_MODEL_IDS)
     if as_json:
         payload = {
@@ -79,8 +83,6 @@ def pull(
     revision: Optional[str] = typer.Option(None, "--revision", help="Branch, tag or commit on the hub."),
 ) -> None:
     """Download the neural models from the Hugging Face Hub into the model folder (needs internet)."""
-    from fusion.segmenters.models import DEFAULT_MODEL_IDS, pull_model
-
     with user_errors():
         for model_id in model_ids or list(DEFAULT_MODEL_IDS):
             if "/" not in model_id:

@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from prompting import PromptingError, build_prompts
 from service.cli.errors import fail, user_errors
 
 
@@ -39,8 +40,6 @@ def prompts(
     A title with no product words (empty, or only sizes/SKUs/marketing) still prints a line, with no
     positives and source "none": the cut then uses the segmenter's no-prompt path (centre subject).
     """
-    from prompting import PromptingError, build_prompts
-
     method = "lexical" if lexical else hints
     try:
         all_titles = _read_titles(list(titles or []), titles_file)

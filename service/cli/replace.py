@@ -9,15 +9,34 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
+from fusion.compose import Framing
+from fusion.errors import InvalidOptionError
+from fusion.feather import FeatherOptions
+from fusion.render import OutputOptions, check_combination
+from fusion.segmenters import choose_segmenter
+from service.cli.batch import BatchSettings, run_batch
+from service.cli.errors import EXIT_ITEM_FAILED, fail, user_errors
+from service.cli.inputs import collect_inputs, read_titles
 from service.cli.models import models_dir_option
-from service.cli.errors import EXIT_ITEM_FAILED, user_errors
+from service.engine.options import parse_size, resolve_background
 
 
 def replace(
     inputs: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or globs."),
     out: Path = typer.Option(..., "--out", help="Output folder (created if missing)."),
-    theme: Optional[str] = typer.Option(None, "--theme", help="Built-in or custom theme name (see `promptcut themes`)."),
+    theme: Optional[str] = typer.Option(
+        None, "--theme", help="Built-in or custom theme name (see `promptcut themes`)."
+    ),
     background: Optional[str] = typer.Option(
         None, "--background", help="white (default), transparent, a colour (#rrggbb, r,g,b, name) or an image file."
     ),
@@ -29,34 +48,36 @@ def replace(
     quality: int = typer.Option(92, "--quality", help="JPEG/WebP quality, 1-100."),
     fill: float = typer.Option(0.85, "--fill", help="Share of the canvas the product fills (0.1-1)."),
     size: Optional[str] = typer.Option(None, "--size", help="Output size WIDTHxHEIGHT or N for a square."),
-    crop: bool = typer.Option(True, "--crop/--no-crop", help="Frame the product (crop, scale to --fill) or keep the photo's canvas."),
+    crop: bool = typer.Option(
+        True, "--crop/--no-crop", help="Frame the product (crop, scale to --fill) or keep the photo's canvas."
+    ),
     align: str = typer.Option("center", "--align", help="center | bottom | top."),
     margin: float = typer.Option(0.0, "--margin", help="Margin as a fraction of the canvas (0-0.4)."),
-    shadow: Optional[bool] = typer.Option(None, "--shadow/--no-shadow", help="Contact shadow (default: on for themes)."),
+    shadow: Optional[bool] = typer.Option(
+        None, "--shadow/--no-shadow", help="Contact shadow (default: on for themes)."
+    ),
     feather_method: str = typer.Option("guided", "--edge", help="guided | threshold | otsu | blur."),
     threshold: float = typer.Option(0.5, "--threshold", help="Cut level for --edge threshold/blur."),
     sharpen_amount: float = typer.Option(0.0, "--sharpen", help="Sharpen before segmenting (0 = off)."),
     segmenter_name: str = typer.Option(
-        "auto", "--segmenter", help="auto (neural when its models are in --models, else classical) | neural | classical."
+        "auto", "--segmenter",
+        help="auto (neural when its models are in --models, else classical) | neural | classical.",
     ),
     models: Path = models_dir_option(),
     threads: int = typer.Option(2, "--threads", min=1, help="torch threads for the neural backend."),
-    precision: str = typer.Option("auto", "--precision", help="Neural backend: auto (bf16 where the CPU has it) | bf16 | fp32."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Redo outputs that already exist (default: skip them, so a batch resumes)."),
-    max_megapixels: float = typer.Option(40.0, "--max-megapixels", help="Refuse larger inputs (decompression-bomb guard)."),
+    precision: str = typer.Option(
+        "auto", "--precision", help="Neural backend: auto (bf16 where the CPU has it) | bf16 | fp32."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Redo outputs that already exist (default: skip them, so a batch resumes)."
+    ),
+    max_megapixels: float = typer.Option(
+        40.0, "--max-megapixels", help="Refuse larger inputs (decompression-bomb guard)."
+    ),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write a JSON summary to this file, or - for stdout."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Replace the background of every input image and write the results to --out."""
-    from fusion.compose import Framing
-    from fusion.feather import FeatherOptions
-    from fusion.render import OutputOptions, check_combination
-    from fusion.errors import InvalidOptionError
-    from fusion.segmenters import choose_segmenter
-    from service.cli.batch import BatchSettings
-    from service.cli.inputs import collect_inputs, read_titles
-    from service.engine.options import parse_size, resolve_background
-
     with user_errors():
         # Validate everything before touching any file, so a typo never leaves half a batch behind.
         output = OutputOptions(format=fmt, quality=quality)
@@ -86,8 +107,6 @@ def replace(
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            from service.cli.errors import fail
-
             raise fail(f"cannot create output folder {out}: {exc.strerror or exc}") from None
     if notice:
         typer.echo(notice, err=True)
@@ -100,7 +119,9 @@ def replace(
         "failed": counts["failed"],
         "items": [r.__dict__ for r in results],
     }
-    typer.echo(f"{counts['done']} done, {counts['skipped']} skipped (already there), {counts['failed']} failed", err=True)
+    typer.echo(
+        f"{counts['done']} done, {counts['skipped']} skipped (already there), {counts['failed']} failed", err=True
+    )
     if json_path == "-":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     elif json_path:
@@ -110,11 +131,6 @@ def replace(
 
 
 def _run_with_progress(items, segmenter, settings, title_rows, quiet):
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from service.cli.batch import run_batch
 
     console = Console(stderr=True)
     with Progress(
@@ -130,7 +146,11 @@ def _run_with_progress(items, segmenter, settings, title_rows, quiet):
 
         def on_item(result) -> None:
             if result.status == "failed":
-                console.print(f"[red]failed[/red] {escape(result.source)}: {escape(result.error)}", highlight=False, soft_wrap=True)
+                console.print(
+                    f"[red]failed[/red] {escape(result.source)}: {escape(result.error)}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
             progress.advance(task)
 
         return run_batch(items, segmenter, settings, title_rows, on_item)

@@ -2,37 +2,46 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 from pathlib import Path
 from typing import Optional
 
 import typer
+import uvicorn
+from pydantic import ValidationError
+
+from fusion.errors import PromptcutError
+from service.api.app import create_app
+from service.cli.errors import fail
+from service.db import open_database
+from service.jobs.startup import build_segmenter
+from service.settings import Settings
 
 
 def serve(
-    host: Optional[str] = typer.Option(None, "--host", help="Address to listen on (default 127.0.0.1; env PROMPTCUT_HOST)."),
+    host: Optional[str] = typer.Option(
+        None, "--host", help="Address to listen on (default 127.0.0.1; env PROMPTCUT_HOST)."
+    ),
     port: Optional[int] = typer.Option(None, "--port", help="Port (default 8000; env PROMPTCUT_PORT)."),
     data_dir: Optional[Path] = typer.Option(
-        None, "--data-dir", help="Database and artifacts folder (default ~/.local/share/promptcut; env PROMPTCUT_DATA_DIR)."
+        None, "--data-dir",
+        help="Database and artifacts folder (default ~/.local/share/promptcut; env PROMPTCUT_DATA_DIR).",
     ),
     database_url: Optional[str] = typer.Option(
-        None, "--database-url", help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in --data-dir)."
+        None, "--database-url",
+        help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in --data-dir).",
     ),
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker threads running cuts (default 2)."),
-    queue_size: Optional[int] = typer.Option(None, "--queue-size", help="Requests waiting for a worker before 429 (default 8)."),
+    queue_size: Optional[int] = typer.Option(
+        None, "--queue-size", help="Requests waiting for a worker before 429 (default 8)."
+    ),
     segmenter: Optional[str] = typer.Option(None, "--segmenter", help="auto | neural | classical (default auto)."),
     models: Optional[Path] = typer.Option(None, "--models", help="Neural model folder (env PROMPTCUT_MODELS)."),
     log_level: str = typer.Option("info", "--log-level", help="critical | error | warning | info | debug."),
 ) -> None:
     """Serve the HTTP API, the seller page (/) and the API docs (/docs)."""
-    import logging
 
-    import uvicorn
-    from pydantic import ValidationError
-
-    from fusion.errors import PromptcutError
-    from service.api.app import create_app
-    from service.cli.errors import fail
-    from service.settings import Settings
 
     overrides = {
         "host": host, "port": port, "data_dir": data_dir, "database_url": database_url, "workers": workers,
@@ -47,8 +56,6 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_level.lower() != "debug":
         logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step is noise here
-    from service.jobs.runtime import build_segmenter
-    from service.db import open_database
 
     _check_port_free(settings.host, settings.port, fail)
     try:
@@ -72,8 +79,6 @@ def serve(
 
 def _check_port_free(host: str, port: int, fail) -> None:
     """One clear line before any model loads when the address cannot be bound (taken, or not ours)."""
-    import socket
-
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:

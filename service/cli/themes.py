@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+import cv2
+import numpy as np
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from fusion.errors import InvalidOptionError
+from fusion.imageio import encode_image, write_atomic
+from fusion.themes import BUILTIN_DIR, list_themes, render_theme
 from service.cli.errors import user_errors
 
 SHEET_COLUMNS = 4
@@ -15,10 +22,6 @@ LABEL_HEIGHT = 34
 
 def contact_sheet(themes: list, tile: int = 320, columns: int = SHEET_COLUMNS):
     """A grid of rendered themes with their names under each tile: H×W×3 uint8."""
-    import cv2
-    import numpy as np
-
-    from fusion.themes import render_theme
 
     columns = max(1, min(columns, len(themes)))
     rows = -(-len(themes) // columns)
@@ -39,11 +42,6 @@ def themes(
     tile: int = typer.Option(320, "--tile", help="Contact sheet tile size in pixels (64-1024)."),
 ) -> None:
     """List the available background themes (built-in and from --dir)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from fusion.errors import InvalidOptionError
-    from fusion.themes import BUILTIN_DIR, list_themes
 
     with user_errors():
         if not 64 <= tile <= 1024:
@@ -59,8 +57,6 @@ def themes(
             table.add_row(theme.name, theme.title, theme.description, origin)
         Console().print(table)
         if sheet is not None:
-            from fusion.imageio import encode_image, write_atomic
-
             write_atomic(sheet, encode_image(contact_sheet(found, tile), "png"))
             typer.echo(f"contact sheet written to {sheet}", err=True)
 

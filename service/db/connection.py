@@ -6,11 +6,15 @@ busy timeout so concurrent writers wait instead of failing. PostgreSQL is used a
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -91,7 +95,6 @@ def _sqlite_file_lock(url: URL) -> Iterator[None]:
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         yield
         return
-    import fcntl
 
     lock_path = Path(url.database).expanduser().with_name(Path(url.database).name + ".migrate-lock")
     with open(lock_path, "a") as handle:
@@ -105,9 +108,6 @@ def _sqlite_file_lock(url: URL) -> Iterator[None]:
 def _upgrade(engine: Engine) -> None:
     """`alembic upgrade head` in-process, without an alembic.ini (script.py.mako is only needed to write new
     migrations, not to run them)."""
-    from alembic import command
-    from alembic.config import Config
-
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with _sqlite_file_lock(engine.url), engine.begin() as connection:
@@ -123,8 +123,6 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
     Raises DatabaseError with a one-line message (password hidden) when the URL is invalid, the server cannot be
     reached, or the schema is newer than this version of promptcut.
     """
-    from alembic.util import CommandError
-
     try:
         parsed = make_url(url)
     except (SQLAlchemyError, ValueError):

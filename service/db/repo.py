@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from fusion.errors import InvalidOptionError
-from service.engine.blobstore import is_digest
 from service.db.schema import ITEM_STATES, ApiKey, Artifact, Item, Job, new_id, utcnow
+from service.engine.blobstore import is_digest
 
 KEY_PREFIX = "pc_"  # recognisable in logs and by secret scanners
 MAX_ATTEMPTS = 3  # claims before an item that keeps dying with its worker is failed instead of re-queued
@@ -127,7 +127,7 @@ def create_job(db: Session, key_id: str, items: Iterable[NewItem], render: Mappi
     rows = [_new_item(key_id, new, render, job.id, position, now) for position, new in enumerate(items)]
     db.add_all(rows)
     db.flush()
-    for row, new in zip(rows, items):
+    for row, new in zip(rows, items, strict=True):
         _add_original(db, row, new)
     db.flush()
     return job

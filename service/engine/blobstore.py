@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from fusion.errors import PromptcutError
+from fusion.imageio import write_atomic  # numpy/PIL: only needed when writing
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -41,8 +42,6 @@ class ArtifactStore:
 
     def put(self, data: bytes) -> str:
         """Store `data` and return its sha256 hex digest; a blob already present is not written again."""
-        from fusion.imageio import write_atomic  # numpy/PIL: only needed when writing
-
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if not target.exists():

@@ -39,16 +39,24 @@ from fusion.errors import PromptcutError
 from fusion.evidence_io import evidence_from_bytes, evidence_to_bytes
 from fusion.feather import FeatherOptions, sharpen
 from fusion.imageio import DecodedImage, decode_image, encode_image, encode_jpeg_rows
-from fusion.product_layer import Layer, build_layer, composite_layer, layer_from_bytes, layer_to_bytes
 from fusion.pipeline import cut_from_evidence, cut_from_mask, cut_from_own_alpha, has_own_cutout
+from fusion.product_layer import ProductLayer, build_layer, composite_layer, layer_from_bytes, layer_to_bytes
 from fusion.protocol import Repromptable, Segmenter
 from fusion.selection import select
 from fusion.types import Cutout, Evidence, Mask
 from prompting import build_prompts
 from prompting.types import PromptSet
 from service.engine.backgrounds import BackgroundCache
+from service.engine.codecs import (
+    alpha_from_png,
+    alpha_to_png,
+    alpha_to_u8,
+    apply_patch,
+    edge_patch,
+    selection_record,
+    sha256,
+)
 from service.engine.render_request import RenderRequest
-from service.engine.codecs import alpha_from_png, alpha_to_png, alpha_to_u8, apply_patch, edge_patch, selection_record, sha256
 
 __all__ = ["ARTIFACT_KINDS", "CutResult", "Engine", "MissingArtifactError", "RenderRequest"]
 
@@ -292,7 +300,7 @@ class Engine:
 
     def _new_layer(
         self, foreground: np.ndarray, alpha: np.ndarray, render: RenderRequest, stored: dict[str, str], clock: _Clock
-    ) -> Layer:
+    ) -> ProductLayer:
         with clock("frame"):
             layer = build_layer(foreground, alpha, render.framing, key=self._layer_key(render, stored))
         with clock("store"):
@@ -300,7 +308,7 @@ class Engine:
         return layer
 
     def _output(
-        self, layer: Layer, alpha_png: bytes, render: RenderRequest, background: Background,
+        self, layer: ProductLayer, alpha_png: bytes, render: RenderRequest, background: Background,
         stored: dict[str, str], clock: _Clock,
     ) -> tuple[bytes, list[int]]:
         size = list(layer.canvas)

@@ -11,10 +11,10 @@ import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
+from fusion.colour import parse_colour
 from fusion.compose import Background, Framing, Solid, Transparent
 from fusion.errors import InvalidOptionError
 from fusion.render import OutputOptions
-from fusion.themes import parse_colour
 from service.engine.options import parse_size
 
 CONTENT_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg", "mask": "image/png"}

@@ -1,4 +1,4 @@
-"""Read the few things the API shows from a result's metadata (backend, labels, confidence, stage timings),
+"""Read what the API and the job runner show from a cut's metadata (backend, labels, confidence, stage timings),
 tolerating both shapes the pipeline produces: {"timings": {stage: s}} and {"timings_ms": {stage: ms}}."""
 
 from __future__ import annotations

@@ -10,14 +10,20 @@ item is never processed twice concurrently, even by several servers sharing one 
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from service.db import repo
+from service.db.schema import ApiKey, Job, utcnow
+from service.jobs.payloads import job_json
 from service.jobs.pool import BACKGROUND, PoolClosed, PoolFull
 from service.jobs.runtime import Services
+from service.jobs.tasks import run_job_item
+from service.net.webhooks import post_webhook
 
 log = logging.getLogger("promptcut.dispatcher")
 
@@ -71,8 +77,6 @@ class JobDispatcher:
                 self._stop.wait(POLL_SECONDS)
 
     def _feed(self) -> None:
-        from service.db import repo
-
         pool = self._services.pool
         room = pool.background_room()
         if room <= 0:
@@ -96,8 +100,6 @@ class JobDispatcher:
             room -= 1
 
     def _task(self, item_id: str):
-        from service.jobs.tasks import run_job_item
-
         services = self._services
 
         def task() -> None:
@@ -111,9 +113,6 @@ class JobDispatcher:
         self._wake.set()
 
     def _requeue_stale(self) -> None:
-        from service.db import repo
-        from service.db.schema import utcnow
-
         now = time.monotonic()
         if now - self._last_stale_check < STALE_CHECK_SECONDS:
             return
@@ -127,8 +126,6 @@ class JobDispatcher:
     # ------------------------------------------------------------------------------------------------ webhooks
 
     def _send_webhooks(self) -> None:
-        from service.db import repo
-
         with self._services.database.session() as db:
             due = repo.jobs_awaiting_webhook(db, limit=20)
         for job_id in due:
@@ -138,11 +135,6 @@ class JobDispatcher:
             self._webhooks.submit(self._deliver, job_id)
 
     def _deliver(self, job_id: str) -> None:
-        from service.api.schemas import job_json
-        from service.db import repo
-        from service.db.schema import ApiKey, Job
-        from service.net.fetch import post_webhook
-
         services = self._services
         with services.database.session() as db:
             job = db.get(Job, job_id)
@@ -163,8 +155,6 @@ class JobDispatcher:
 
 def _jsonable(value):
     """Datetimes → ISO strings (the payload goes through json.dumps)."""
-    import datetime as _dt
-
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list):

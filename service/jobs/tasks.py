@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from fusion.errors import PromptcutError
+from service.db import repo
+from service.db.repo import NewItem
+from service.db.schema import Job
+from service.engine.render_request import RenderRequest
+from service.engine.result_meta import stage_seconds
 from service.jobs.runtime import Services
+from service.net.fetch import fetch_image
 
 log = logging.getLogger("promptcut.work")
 
@@ -32,8 +38,6 @@ class Outcome:
 
 
 def _render_request(render: Mapping[str, Any]):
-    from service.engine.engine import RenderRequest
-
     return RenderRequest.from_dict(dict(render))
 
 
@@ -43,14 +47,10 @@ def _new_artifacts(result_artifacts: Mapping[str, str], current: Mapping[str, st
 
 
 def _timings(metadata: Mapping[str, Any]) -> dict[str, float]:
-    from service.api.result_meta import stage_seconds
-
     return stage_seconds(metadata)
 
 
 def fetch_source(services: Services, url: str) -> bytes:
-    from service.net.fetch import fetch_image
-
     start = time.perf_counter()
     try:
         return fetch_image(url, services.settings)
@@ -63,9 +63,6 @@ def fetch_source(services: Services, url: str) -> bytes:
 
 def run_job_item(services: Services, item_id: str) -> None:
     """Claim a queued item and process it. Returns quietly when another worker (or process) won the claim."""
-    from service.db import repo
-    from service.db.schema import Job
-
     worker = services.worker_name()
     with services.database.session() as db:
         if not repo.claim_item(db, item_id, worker):
@@ -105,8 +102,6 @@ def run_job_item(services: Services, item_id: str) -> None:
 
 
 def _fail(services: Services, item_id: str, worker: str, code: str, message: str) -> None:
-    from service.db import repo
-
     with services.database.session() as db:
         if repo.fail_item(db, item_id, worker, code, message):
             services.metrics.items_finished.labels("failed", code).inc()
@@ -114,8 +109,6 @@ def _fail(services: Services, item_id: str, worker: str, code: str, message: str
 
 def _follow_theme_change(services: Services, item_id: str, job_id: str, used: Mapping[str, Any]) -> None:
     """A theme swap that arrived while this item was being cut: re-render it now (cheap, no segmentation)."""
-    from service.db.schema import Job
-
     with services.database.session() as db:
         job = db.get(Job, job_id)
         render = dict(job.render) if job is not None else dict(used)
@@ -137,16 +130,12 @@ class CutoutRequest:
     render: dict
 
     def as_new_item(self):
-        from service.db.repo import NewItem
-
         return NewItem(ref=self.ref, title=self.title, prompt=self.prompt, source_url=self.source_url)
 
 
 def run_cutout(services: Services, key_id: str, new_item: CutoutRequest, data: bytes | None) -> Outcome:
     """POST /v1/cutouts: fetch (for a URL) and cut, then persist the item as done so it can be reprompted.
     Raises PromptcutError (mapped to HTTP by the caller); nothing is persisted for a failed cut-out."""
-    from service.db import repo
-
     render = dict(new_item.render)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -176,8 +165,6 @@ class NotReady(PromptcutError):
 
 def reprompt_item(services: Services, key_id: str, item_id: str, prompt: str, title: str | None) -> None:
     """Recompute only the prompt-dependent stages from the item's stored evidence; records a new version."""
-    from service.db import repo
-
     with services.database.session() as db:
         item = repo.get_item(db, key_id, item_id)
         if item is None:
@@ -202,8 +189,6 @@ def reprompt_item(services: Services, key_id: str, item_id: str, prompt: str, ti
 
 def rerender_item(services: Services, item_id: str, render: Mapping[str, Any]) -> bool:
     """New output for a done item from its stored layers (no segmentation). False when it is not done."""
-    from service.db import repo
-
     with services.database.session() as db:
         item = repo.load_item(db, item_id)
         if item is None or item.state != "done":
@@ -219,10 +204,10 @@ def rerender_item(services: Services, item_id: str, render: Mapping[str, Any]) -
 def rerender_job(services: Services, job_id: str, render: Mapping[str, Any]) -> int:
     """Re-render every done item of a job whose current render differs; returns how many were re-rendered.
     Items still queued or running pick up the job's new render when they finish."""
-    from service.db import repo
-
     with services.database.session() as db:
-        targets = [item.id for item in repo.job_items(db, job_id) if item.state == "done" and item.render != dict(render)]
+        targets = [
+            item.id for item in repo.job_items(db, job_id) if item.state == "done" and item.render != dict(render)
+        ]
     count = 0
     for item_id in targets:
         try:

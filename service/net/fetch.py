@@ -1,4 +1,5 @@
-"""Fetch seller-supplied image URLs and post job webhooks without opening a server-side request forgery hole.
+"""Fetch seller-supplied URLs (images; webhooks use the same checked request) without opening a server-side
+request forgery hole.
 
 Why not httpx/urllib: they resolve the host name again when they connect, so a name checked as public can
 resolve to 127.0.0.1 a moment later (DNS rebinding). Here the name is resolved once, every address it resolves
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
-import json
 import logging
 import socket
 import ssl
@@ -21,7 +21,6 @@ from typing import Callable, Protocol, Sequence, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from fusion.errors import PromptcutError
-from service.net.webhooks import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +124,12 @@ def fetch_image(url: str, settings: UrlSettings, *, tls_context: ssl.SSLContext 
     settings.url_timeout seconds. `tls_context` replaces the system trust store (tests); hostname checks stay on.
     Raises FetchError. The bytes are not decoded here: the engine's decoder is the judge of "is an image".
     """
-    deadline = _Deadline(settings.url_timeout)
+    deadline = Deadline(settings.url_timeout)
     target = check_url(url, settings)
     first = target
     for hop in range(settings.url_max_redirects + 1):
         via = "" if hop == 0 else f" (redirected from {first.shown})"
-        response = _request(target, settings, deadline, tls_context, via=via, method="GET", body=None)
+        response = request_checked(target, settings, deadline, tls_context, via=via, method="GET", body=None)
         with response:
             if response.status in REDIRECT_STATUSES:
                 location = response.header("Location")
@@ -147,37 +146,6 @@ def fetch_image(url: str, settings: UrlSettings, *, tls_context: ssl.SSLContext 
     raise FetchError(
         "url_bad_status", f"{first.shown}: more than {settings.url_max_redirects} redirects, last to {target.shown}"
     )
-
-
-def post_webhook(
-    url: str, payload: dict, settings: UrlSettings, *, secret: str | None = None,
-    tls_context: ssl.SSLContext | None = None,
-) -> bool:
-    """POST `payload` as JSON under the same address rules; redirects are not followed. With `secret`, the body
-    is signed (service.net.webhooks) in the X-Promptcut-Signature header.
-
-    Returns True on a 2xx answer within settings.webhook_timeout seconds. Never raises: a seller's broken
-    endpoint must not fail the job it reports on; the reason is logged as one line.
-    """
-    shown = "(invalid URL)"
-    try:
-        target = check_url(url, settings)
-        shown = target.shown
-        body = json.dumps(payload, separators=(",", ":"), default=str).encode()
-        deadline = _Deadline(settings.webhook_timeout)
-        extra = {SIGNATURE_HEADER: sign(secret, body)} if secret else {}
-        response = _request(target, settings, deadline, tls_context, via="", method="POST", body=body,
-                            extra_headers=extra)
-        with response:
-            if 200 <= response.status < 300:
-                return True
-            log.warning("webhook %s answered HTTP %s", shown, response.status)
-            return False
-    except FetchError as error:
-        log.warning("webhook not delivered: %s", error)
-    except Exception as error:  # noqa: BLE001 — the contract is "never raises"; anything odd is a failed delivery
-        log.warning("webhook %s not delivered: %s", shown, type(error).__name__)
-    return False
 
 
 def is_public_address(address: IPAddress) -> bool:
@@ -241,7 +209,7 @@ def is_allow_listed(target: Target, entries: Sequence[str]) -> bool:
 # --- internals -------------------------------------------------------------------------------------------------
 
 
-class _Deadline:
+class Deadline:
     """One budget for the whole fetch: DNS, every hop's connect, handshake, headers and body."""
 
     def __init__(self, seconds: float) -> None:
@@ -264,7 +232,7 @@ class _Deadline:
 T = TypeVar("T")
 
 
-def _within(deadline: _Deadline, shown: str, work: Callable[[], T]) -> T:
+def _within(deadline: Deadline, shown: str, work: Callable[[], T]) -> T:
     """Run a call that has no timeout of its own (getaddrinfo) on a daemon thread, giving up at the deadline."""
     outcome: dict[str, object] = {}
 
@@ -284,7 +252,7 @@ def _within(deadline: _Deadline, shown: str, work: Callable[[], T]) -> T:
     return outcome["value"]  # type: ignore[return-value]
 
 
-def _resolve(target: Target, settings: UrlSettings, deadline: _Deadline, via: str) -> list[tuple]:
+def _resolve(target: Target, settings: UrlSettings, deadline: Deadline, via: str) -> list[tuple]:
     """Resolve once; refuse unless every address is public or the host is allow-listed. → [(family, sockaddr)]."""
     try:
         infos = _within(
@@ -346,10 +314,10 @@ class _PinnedConnection(http.client.HTTPConnection):
                 pass
 
 
-class _Response:
+class CheckedResponse:
     """An open response plus the machinery that must be torn down with it."""
 
-    def __init__(self, connection: _PinnedConnection, response: http.client.HTTPResponse, deadline: _Deadline,
+    def __init__(self, connection: _PinnedConnection, response: http.client.HTTPResponse, deadline: Deadline,
                  watchdog: threading.Timer) -> None:
         self.connection = connection
         self.response = response
@@ -384,7 +352,7 @@ class _Response:
             raise FetchError("url_unreachable", f"{shown}: the connection closed before the whole image arrived")
         return b"".join(chunks)
 
-    def __enter__(self) -> "_Response":
+    def __enter__(self) -> "CheckedResponse":
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -392,8 +360,10 @@ class _Response:
         self.connection.close()
 
 
-def _request(target: Target, settings: UrlSettings, deadline: _Deadline, tls_context: ssl.SSLContext | None,
-             *, via: str, method: str, body: bytes | None, extra_headers: dict[str, str] | None = None) -> _Response:
+def request_checked(
+    target: Target, settings: UrlSettings, deadline: Deadline, tls_context: ssl.SSLContext | None,
+    *, via: str, method: str, body: bytes | None, extra_headers: dict[str, str] | None = None,
+) -> CheckedResponse:
     """Resolve, check, connect to a checked address and send one request; → the response, headers read."""
     shown = target.shown + via
     candidates = _resolve(target, settings, deadline, via)
@@ -440,12 +410,12 @@ def _request(target: Target, settings: UrlSettings, deadline: _Deadline, tls_con
             response.close()
             connection.close()
             raise deadline.error(shown)
-        return _Response(connection, response, deadline, watchdog)
+        return CheckedResponse(connection, response, deadline, watchdog)
     assert last_error is not None
     raise _network_error(last_error, deadline, shown)
 
 
-def _network_error(error: BaseException, deadline: _Deadline, shown: str) -> FetchError:
+def _network_error(error: BaseException, deadline: Deadline, shown: str) -> FetchError:
     if deadline.passed() or isinstance(error, TimeoutError):
         return deadline.error(shown)
     if isinstance(error, ssl.SSLCertVerificationError):

@@ -1,4 +1,5 @@
-"""Signatures on job webhooks, so a store can tell that a callback really came from its promptcut server.
+"""Job webhooks: POST a job's JSON to the seller's callback URL under the same address rules as image fetches,
+signed so a store can tell that a callback really came from its promptcut server.
 
 Header `X-Promptcut-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`. The secret is the
 SHA-256 (hex) of the store's API key: the server keeps only that hash, and the store computes it from the key it
@@ -10,7 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import logging
+import ssl
 import time
+
+from service.net.fetch import (
+    Deadline,
+    FetchError,
+    UrlSettings,
+    check_url,
+    request_checked,
+)
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Promptcut-Signature"
 TOLERANCE_SECONDS = 300  # a receiver refuses older signatures (replays)
@@ -41,3 +55,34 @@ def verify(secret: str, body: bytes, header: str, *, now: float | None = None,
         return False
     expected = sign(secret, body, timestamp).split("v1=", 1)[1]
     return hmac.compare_digest(expected, claimed)
+
+
+def post_webhook(
+    url: str, payload: dict, settings: UrlSettings, *, secret: str | None = None,
+    tls_context: ssl.SSLContext | None = None,
+) -> bool:
+    """POST `payload` as JSON under the same address rules; redirects are not followed. With `secret`, the body
+    is signed (`sign` above) in the X-Promptcut-Signature header.
+
+    Returns True on a 2xx answer within settings.webhook_timeout seconds. Never raises: a seller's broken
+    endpoint must not fail the job it reports on; the reason is logged as one line.
+    """
+    shown = "(invalid URL)"
+    try:
+        target = check_url(url, settings)
+        shown = target.shown
+        body = json.dumps(payload, separators=(",", ":"), default=str).encode()
+        deadline = Deadline(settings.webhook_timeout)
+        extra = {SIGNATURE_HEADER: sign(secret, body)} if secret else {}
+        response = request_checked(target, settings, deadline, tls_context, via="", method="POST", body=body,
+                            extra_headers=extra)
+        with response:
+            if 200 <= response.status < 300:
+                return True
+            log.warning("webhook %s answered HTTP %s", shown, response.status)
+            return False
+    except FetchError as error:
+        log.warning("webhook not delivered: %s", error)
+    except Exception as error:  # noqa: BLE001 — the contract is "never raises"; anything odd is a failed delivery
+        log.warning("webhook %s not delivered: %s", shown, type(error).__name__)
+    return False

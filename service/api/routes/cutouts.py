@@ -13,10 +13,17 @@ from service.api import params
 from service.api.auth import Caller, require_key
 from service.api.deps import get_services, in_pool, in_thread
 from service.api.errors import ApiError, from_library
-from service.api.result_meta import chosen_labels, confidence, header_safe, server_timing
+from service.api.schemas import CutoutOut, ErrorBody
 from service.api.uploads import display_name, read_upload
 from service.api.urls import check_image_url
-from service.api.schemas import CutoutOut, ErrorBody, item_json
+from service.db import repo
+from service.engine.result_meta import (
+    chosen_labels,
+    confidence,
+    header_safe,
+    server_timing,
+)
+from service.jobs.payloads import item_json
 from service.jobs.tasks import CutoutRequest, run_cutout
 
 router = APIRouter(tags=["cut-outs"])
@@ -146,8 +153,6 @@ def _wants_json(request: Request) -> bool:
 
 
 def _load_item_json(services, key_id: str, item_id: str) -> dict:
-    from service.db import repo
-
     with services.database.session() as db:
         item = repo.get_item(db, key_id, item_id)
         if item is None:

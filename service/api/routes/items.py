@@ -10,7 +10,11 @@ from fusion.errors import PromptcutError
 from service.api.auth import Caller, require_key
 from service.api.deps import get_services, in_pool, in_thread
 from service.api.errors import ApiError, from_library, not_found
-from service.api.schemas import ErrorBody, ItemOut, item_json
+from service.api.schemas import ErrorBody, ItemOut
+from service.api.uploads import sniff_content_type
+from service.db import repo
+from service.jobs.payloads import item_json
+from service.jobs.tasks import NotReady, reprompt_item
 
 router = APIRouter(tags=["items"])
 
@@ -27,8 +31,6 @@ class RepromptIn(BaseModel):
 
 
 def _item_or_404(services, key_id: str, item_id: str) -> dict:
-    from service.db import repo
-
     with services.database.session() as db:
         item = repo.get_item(db, key_id, item_id)
         if item is None:
@@ -43,8 +45,6 @@ async def get_item(item_id: str, request: Request, caller: Caller = Depends(requ
 
 
 def _artifact_bytes(services, key_id: str, item_id: str, kind: str) -> tuple[bytes, str, str, int]:
-    from service.db import repo
-
     with services.database.session() as db:
         item = repo.get_item(db, key_id, item_id)
         if item is None:
@@ -64,8 +64,6 @@ def _artifact_bytes(services, key_id: str, item_id: str, kind: str) -> tuple[byt
 
 
 def _sniff(data: bytes) -> str:
-    from service.api.uploads import sniff_content_type
-
     return sniff_content_type(data)
 
 
@@ -107,8 +105,6 @@ async def get_original(item_id: str, request: Request, caller: Caller = Depends(
              summary="Retype the prompt for one item: reuses its stored segmentation, re-runs only the "
                      "prompt-dependent stages")
 async def reprompt(item_id: str, body: RepromptIn, request: Request, caller: Caller = Depends(require_key)) -> dict:
-    from service.jobs.tasks import NotReady, reprompt_item
-
     services = get_services(request)
     await in_thread(_item_or_404, services, caller.key_id, item_id)  # 404 before taking a worker
     prompt = body.prompt.strip()

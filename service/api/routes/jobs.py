@@ -18,9 +18,20 @@ from service.api import params
 from service.api.auth import Caller, require_key
 from service.api.deps import get_services, in_pool, in_thread
 from service.api.errors import ApiError, from_library, not_found
-from service.api.uploads import archive_name, display_name, display_text, is_upload, read_upload, sniff_content_type
+from service.api.schemas import ErrorBody, JobList, JobOut
+from service.api.uploads import (
+    archive_name,
+    display_name,
+    display_text,
+    is_upload,
+    read_upload,
+    sniff_content_type,
+)
 from service.api.urls import check_callback_url, check_image_url
-from service.api.schemas import ErrorBody, JobList, JobOut, job_json
+from service.db import repo
+from service.db.repo import ArtifactRef, NewItem
+from service.jobs.payloads import job_json
+from service.jobs.tasks import rerender_job
 
 router = APIRouter(tags=["jobs"])
 
@@ -172,7 +183,7 @@ async def _from_multipart(request: Request, settings) -> _Spec:
     _check_count(len(files) + len(url_rows), settings)
     render = params.render_options(options, max_pixels=settings.max_pixels)
     items = []
-    for index, (upload, row) in enumerate(zip(files, file_rows)):
+    for index, (upload, row) in enumerate(zip(files, file_rows, strict=True)):
         data = await read_upload(upload, settings.max_upload_bytes, f"image_file[{index}]")
         items.append({"ref": display_name(row.ref or upload.filename), "title": row.title.strip(),
                       "prompt": row.prompt.strip(), "source_url": None, "data": data})
@@ -207,9 +218,6 @@ def _rows(text: str | None, count: int) -> tuple[list[JobItemIn], list[tuple[int
 
 
 def _create(services, key_id: str, spec: _Spec) -> dict:
-    from service.db import repo
-    from service.db.repo import ArtifactRef, NewItem
-
     settings = services.settings
     with services.database.session() as db:
         if repo.count_active_jobs(db, key_id) >= settings.max_concurrent_jobs_per_key:
@@ -233,8 +241,6 @@ def _create(services, key_id: str, spec: _Spec) -> dict:
 
 
 def _job_or_404(services, key_id: str, job_id: str, with_items: bool = True) -> dict:
-    from service.db import repo
-
     with services.database.session() as db:
         job = repo.get_job(db, key_id, job_id)
         if job is None:
@@ -249,8 +255,6 @@ async def list_jobs(request: Request, caller: Caller = Depends(require_key),
     services = get_services(request)
 
     def load() -> dict:
-        from service.db import repo
-
         with services.database.session() as db:
             jobs = repo.list_jobs(db, caller.key_id, limit=limit, offset=offset)
             return {"jobs": [job_json(job, repo.job_counts(db, job.id), None) for job in jobs]}
@@ -269,8 +273,6 @@ async def get_job(job_id: str, request: Request, caller: Caller = Depends(requir
 
 
 def _build_zip(services, key_id: str, job_id: str) -> tuple[str, int]:
-    from service.db import repo
-
     with services.database.session() as db:
         job = repo.get_job(db, key_id, job_id)
         if job is None:
@@ -328,8 +330,6 @@ async def results_zip(job_id: str, request: Request, caller: Caller = Depends(re
              summary="Re-render every done item with another theme or background (or 'original') — no "
                      "segmentation")
 async def swap_theme(job_id: str, body: ThemeIn, request: Request, caller: Caller = Depends(require_key)) -> dict:
-    from service.jobs.tasks import rerender_job
-
     services = get_services(request)
     settings = services.settings
     given = {name: value for name, value in body.model_dump().items() if value is not None and value.strip()}
@@ -338,8 +338,6 @@ async def swap_theme(job_id: str, body: ThemeIn, request: Request, caller: Calle
                        '{"background": "<colour>"}')
 
     def new_render() -> dict:
-        from service.db import repo
-
         with services.database.session() as db:
             job = repo.get_job(db, caller.key_id, job_id)
             if job is None:

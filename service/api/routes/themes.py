@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
+from fusion.themes import list_themes
 from service.api.auth import Caller, require_key
 from service.api.deps import in_thread
 from service.api.schemas import ErrorBody
@@ -23,8 +24,6 @@ class ThemeList(BaseModel):
 
 
 def _themes() -> dict:
-    from fusion.themes import list_themes
-
     return {"themes": [{"name": t.name, "title": t.title, "description": t.description} for t in list_themes()]}
 
 

@@ -1,0 +1,63 @@
+"""Bring the job runner up: open the database, recover interrupted items, build the segmenter and engine once,
+start the worker pool and the dispatcher. `promptcut serve` calls this from the app's lifespan."""
+
+from __future__ import annotations
+
+import logging
+
+from fusion.protocol import Segmenter
+from fusion.segmenters import choose_segmenter
+from service.db import open_database, repo
+from service.engine.blobstore import ArtifactStore
+from service.engine.engine import Engine
+from service.jobs.dispatcher import JobDispatcher
+from service.jobs.pool import WorkerPool
+from service.jobs.runtime import Services
+from service.prometheus import Metrics
+from service.settings import Settings
+
+log = logging.getLogger("promptcut.api")
+
+
+def start_services(settings: Settings, metrics: Metrics, segmenter: Segmenter | None = None) -> Services:
+    """Open the database (migrations), recover interrupted items, build the segmenter and engine once, start
+    the pool and the job dispatcher. Blocking: call it from a thread."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = open_database(settings.db_url)
+    prefix = f"{settings.instance_name}/" if settings.instance_name else ""
+    with database.session() as db:
+        recovered = repo.recover_on_start(db, claimed_by_prefix=prefix or None)
+    if recovered:
+        log.info("re-queued %d item(s) interrupted by the previous run", recovered)
+    notice = None
+    if segmenter is None:
+        segmenter, notice = build_segmenter(settings)
+        if notice:
+            log.warning("%s", notice)
+    store = ArtifactStore(settings.artifacts_dir)
+    engine = Engine(store, segmenter, max_pixels=settings.max_pixels)
+    pool = WorkerPool(settings.workers, settings.queue_size)
+    services = Services(settings, database, store, segmenter, engine, pool, metrics, instance_prefix=prefix,
+                        segmenter_notice=notice)
+    services.metrics.watch(pool, lambda: _items_by_state(services))
+    services.dispatcher = JobDispatcher(services)
+    pool.on_task_done = services.dispatcher.wake  # type: ignore[method-assign]
+    services.dispatcher.start()
+    return services
+
+
+def build_segmenter(settings: Settings) -> tuple[Segmenter, str | None]:
+    """The configured backend, its models loaded now (once per process), not on the first request."""
+    choice = choose_segmenter(settings.segmenter, settings.models)
+    if choice.name == "neural":
+        choice = choice.with_options(threads=settings.torch_threads, precision=settings.precision)
+    segmenter = choice.build()
+    load = getattr(segmenter, "load", None)
+    if callable(load):
+        load()
+    return segmenter, choice.notice
+
+
+def _items_by_state(services: Services) -> dict[str, int]:
+    with services.database.session() as db:
+        return repo.count_items_by_state(db)
