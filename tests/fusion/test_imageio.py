@@ -20,7 +20,7 @@ from fusion.errors import (
     OutputWriteError,
 )
 from fusion.imageio import decode_image, encode_image, load_image, srgb_icc_bytes, write_atomic
-from tests.conftest import SAMPLES, decompression_bomb_png
+from tests.helpers import SAMPLES, decompression_bomb_png
 
 
 def _save(img: Image.Image, fmt: str, **kw) -> bytes:

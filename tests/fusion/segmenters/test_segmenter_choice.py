@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from tests.conftest import require_modules  # noqa: E402
+from tests.helpers import require_modules  # noqa: E402
 
 require_modules("torch", "transformers")
 
@@ -24,7 +24,7 @@ from service.cli import app  # noqa: E402
 NOTICE_START = "neural models not found in"
 
 
-pytestmark = pytest.mark.usefixtures("no_network")
+pytestmark = [pytest.mark.neural, pytest.mark.usefixtures("no_network")]
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from fusion import themes as theme_module
+from fusion.colour import parse_colour
 from fusion.errors import InvalidThemeError, UnknownThemeError
-from fusion.themes import list_themes, load_theme, parse_colour, render_theme
+from fusion.themes import list_themes, load_theme, render_theme
+from fusion.themes import renderer as theme_renderer
 
 REQUIRED = {"winter-holidays", "halloween", "valentines", "spring", "summer-sale", "black-friday"}
 
@@ -44,7 +45,7 @@ def test_builtins_present_and_described():
 def test_every_theme_renders_deterministically(name, width, height):
     theme = load_theme(name)
     first = render_theme(theme, width, height)
-    theme_module._render_cached.cache_clear()  # really render again, not from the cache
+    theme_renderer._render_cached.cache_clear()  # really render again, not from the cache
     second = render_theme(theme, width, height)
     assert first.shape == (height, width, 3) and first.dtype == np.uint8
     assert np.array_equal(first, second)

@@ -28,7 +28,7 @@ import uvicorn
 from PIL import Image
 
 from service.net.webhooks import secret_for_key, verify
-from tests.conftest import decompression_bomb_png, sample_jpeg
+from tests.helpers import REPO, decompression_bomb_png, sample_jpeg
 
 SIDE = 256
 MAX_UPLOAD = 300_000
@@ -239,7 +239,7 @@ def test_health_ready_docs_and_seller_page_need_no_key(api: Api) -> None:
         assert {"/v1/cutouts", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/items/{item_id}/reprompt",
                 "/v1/jobs/{job_id}/theme", "/v1/jobs/{job_id}/results.zip"} <= set(schema["paths"])
         assert client.get("/docs").status_code == 200
-        if (Path(__file__).resolve().parent.parent / "service" / "web" / "index.html").is_file():
+        if (REPO / "service" / "web" / "index.html").is_file():
             page = client.get("/")
             assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert_error(client.get("/v1/themes"), 401, "unauthorized")

@@ -19,9 +19,10 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 from PIL import Image
 
-from tests.conftest import REPO, sample_jpeg
+from tests.helpers import REPO, sample_jpeg
 
 WAIT_SECONDS = 120
 
@@ -101,6 +102,7 @@ def kill_half_way(server: subprocess.Popen, port: int, key: str, job_id: str, to
     server.send_signal(signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_job_then_restart_finishes_every_item_exactly_once(tmp_path: Path) -> None:
     from service.db import open_database, repo
 

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.conftest import require_modules
+from tests.helpers import require_modules
 
 require_modules("schemathesis", "hypothesis")
 
@@ -44,7 +44,7 @@ def seed(live: Live) -> None:
     import httpx
     from PIL import Image
 
-    from tests.conftest import SAMPLES
+    from tests.helpers import SAMPLES
 
     with Image.open(SAMPLES / "coffee-cup.jpg") as image:
         image = image.convert("RGB")

@@ -7,7 +7,6 @@ Screenshots land in /tmp/promptcut-shots/ for a human to look at.
 from __future__ import annotations
 
 import http.server
-import io
 import os
 import shutil
 import socket
@@ -19,7 +18,9 @@ from typing import Iterator
 
 import pytest
 
-from tests.conftest import SAMPLES, require_modules
+from tests.helpers import SAMPLES, require_modules
+
+pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None:

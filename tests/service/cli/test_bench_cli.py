@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from tests.conftest import require_modules, run_cli
+import pytest
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+from tests.helpers import SAMPLES, require_modules, run_cli
 
 
 def test_bench_service_reports_ratios_as_json(tmp_path) -> None:
@@ -20,6 +19,8 @@ def test_bench_service_reports_ratios_as_json(tmp_path) -> None:
     assert engine["items"] and engine["items"][0]["cut"] > 0
 
 
+@pytest.mark.neural
+@pytest.mark.slow
 def test_bench_neural_runs_on_tiny_models(tiny_model_dir, tmp_path) -> None:
     require_modules("torch", "transformers")
     out = tmp_path / "neural.json"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import SAMPLES, run_cli
+from tests.helpers import SAMPLES, run_cli
 
 
 def test_replace_on_white_writes_framed_jpegs_and_summary(tmp_path: Path) -> None:

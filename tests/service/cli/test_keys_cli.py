@@ -11,11 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from service.cli import keys as keys_cli
-from service.db import open_database
-from service.db import repo
-from tests.test_db import temporary_postgres_database
-
-REPO = Path(__file__).resolve().parent.parent
+from service.db import open_database, repo
+from tests.helpers import REPO, temporary_postgres_database
 
 # The lead wires `register` into service/cli.py; here the sub-app is mounted on a bare root the same way.
 _root = typer.Typer(pretty_exceptions_enable=False)
@@ -108,6 +105,7 @@ def test_errors_are_one_line_without_a_traceback(tmp_path: Path, args, env, expe
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr and "s3cret" not in result.stderr
 
 
+@pytest.mark.postgres
 def test_keys_on_postgresql(cli) -> None:
     with temporary_postgres_database() as url:
         plain = cli("create", "--store", "pg shop", "--database-url", url).stdout.strip()

@@ -8,7 +8,6 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,13 +15,12 @@ import pytest
 from sqlalchemy import inspect, text
 
 from fusion.errors import InvalidOptionError, PromptcutError
-from service.db import Database, DatabaseError, open_database
-from service.db import repo
+from service.db import Database, DatabaseError, open_database, repo
 from service.db.repo import ArtifactRef, NewItem
 from service.db.schema import Base, utcnow
 from service.settings import Settings
+from tests.helpers import temporary_postgres_database
 
-POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 RENDER = {"format": "png", "theme": None}
 
 
@@ -33,36 +31,13 @@ def _digest(text_: str) -> str:
 # --- PostgreSQL: one fresh database per test session, one fresh schema per test -----------------------------
 
 
-@contextmanager
-def temporary_postgres_database() -> Iterator[str]:
-    """A uniquely named, empty PostgreSQL database (dropped afterwards); its SQLAlchemy URL is yielded.
-    Skips when no server answers on 127.0.0.1:5432 — but fails under CI=true, where one is required."""
-    import psycopg
-
-    name = f"promptcut_test_{os.getpid()}_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True,
-                                connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        message = f"PostgreSQL not reachable on 127.0.0.1:5432 ({' '.join(str(exc).split())[:120]})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message}; CI=true requires it", pytrace=False)
-        pytest.skip(message)
-    try:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"{POSTGRES_SERVER}/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 @pytest.fixture(scope="session")
 def postgres_database_url() -> Iterator[str]:
     with temporary_postgres_database() as url:
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path: Path) -> Iterator[str]:
     """An empty database of each kind: a new SQLite file, or a new schema in the session's PostgreSQL database."""
     if request.param == "sqlite":

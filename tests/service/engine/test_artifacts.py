@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import fusion.imageio
+import service.engine.blobstore
 from fusion.errors import OutputWriteError, PromptcutError
 from service.engine.blobstore import ArtifactNotFoundError, ArtifactStore, is_digest
 
@@ -29,8 +29,8 @@ def test_put_returns_the_sha256_and_stores_under_a_two_level_fan_out(tmp_path: P
 def test_identical_bytes_are_stored_once(tmp_path: Path, monkeypatch) -> None:
     store = ArtifactStore(tmp_path)
     writes: list[Path] = []
-    real_write = fusion.imageio.write_atomic
-    monkeypatch.setattr(fusion.imageio, "write_atomic", lambda path, data: (writes.append(Path(path)),
+    real_write = service.engine.blobstore.write_atomic
+    monkeypatch.setattr(service.engine.blobstore, "write_atomic", lambda path, data: (writes.append(Path(path)),
                                                                              real_write(path, data)))
     first = store.put(b"same")
     second = store.put(b"same")

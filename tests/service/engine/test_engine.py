@@ -32,8 +32,7 @@ from fusion.types import Evidence
 from prompting.types import PromptSet
 from service.engine.blobstore import ArtifactStore
 from service.engine.engine import ARTIFACT_KINDS, Engine, MissingArtifactError, RenderRequest
-from tests.conftest import REPO, SAMPLES, decompression_bomb_png, require_modules
-
+from tests.helpers import REPO, SAMPLES, decompression_bomb_png, require_modules
 
 # ----------------------------------------------------------------------------------------------- fixtures
 
@@ -513,6 +512,7 @@ def neural_models(request) -> Path:
     return request.getfixturevalue("tiny_model_dir")
 
 
+@pytest.mark.neural
 def test_neural_reprompt_recomputes_heatmaps_but_not_the_label_map(neural_models, store, monkeypatch) -> None:
     from fusion.segmenters.neural import NeuralSegmenter
 
@@ -543,6 +543,7 @@ def test_neural_reprompt_recomputes_heatmaps_but_not_the_label_map(neural_models
     assert after.negative_heatmap is not None  # "without the saucer" became a negative prompt
 
 
+@pytest.mark.neural
 def test_evidence_from_another_backend_is_not_fed_to_the_neural_reprompt(neural_models) -> None:
     from fusion.segmenters.neural import NeuralSegmenter
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from service.prometheus import Metrics
-from service.jobs.runtime import start_services
+from fusion.segmenters import get_segmenter
 from service.db import open_database, repo
 from service.db.repo import NewItem
+from service.jobs.startup import start_services
+from service.prometheus import Metrics
 from service.settings import Settings
-from fusion.segmenters import get_segmenter
 
 
 def _interrupted_items(settings: Settings) -> tuple[str, str]:
@@ -71,14 +71,15 @@ def _photo_bytes(seed: int) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.postgres
 def test_two_servers_share_one_postgresql_and_do_each_item_once(tmp_path) -> None:
     """Scaled out: two named servers on one PostgreSQL database and one artifact folder drain a job together;
     every item is claimed once (attempts == 1) and has exactly one output."""
     import time
 
-    from service.engine.blobstore import ArtifactStore
     from service.db.repo import ArtifactRef
-    from tests.test_db import temporary_postgres_database
+    from service.engine.blobstore import ArtifactStore
+    from tests.helpers import temporary_postgres_database
 
     with temporary_postgres_database() as url:
         shared = dict(data_dir=tmp_path, database_url=url, workers=1, segmenter="classical")
@@ -121,9 +122,10 @@ def item_artifacts(db, item_id: str):
     return db.scalars(select(Artifact).where(Artifact.item_id == item_id)).all()
 
 
+@pytest.mark.neural
 def test_the_neural_backend_gets_threads_and_precision_from_settings(tiny_model_dir, tmp_path) -> None:
-    from service.jobs.runtime import build_segmenter
-    from tests.conftest import require_modules
+    from service.jobs.startup import build_segmenter
+    from tests.helpers import require_modules
 
     require_modules("torch", "transformers")
     settings = Settings(data_dir=tmp_path, models=tiny_model_dir, segmenter="neural", torch_threads=1,
@@ -138,7 +140,7 @@ def test_the_neural_backend_gets_threads_and_precision_from_settings(tiny_model_
 def test_serve_on_a_taken_port_is_one_line(tmp_path) -> None:
     import socket
 
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -10,12 +10,11 @@ import ipaddress
 import json
 import os
 import shutil
-import sys
 import socket
 import ssl
 import subprocess
+import sys
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,9 +30,9 @@ from service.net.fetch import (
     is_allow_listed,
     is_public_address,
     parse_allow_host,
-    post_webhook,
 )
-from tests.conftest import network_blocked
+from service.net.webhooks import post_webhook
+from tests.helpers import REPO, network_blocked
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40  # the bytes only have to come back intact
 
@@ -676,7 +675,7 @@ def test_is_allow_listed_matches_host_and_optional_port() -> None:
 def test_importing_fetch_stays_light() -> None:
     code = "import sys, service.net.fetch; print(sorted({'torch', 'numpy', 'cv2', 'httpx'} & set(sys.modules)))"
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

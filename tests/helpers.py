@@ -1,0 +1,126 @@
+"""Plain helpers shared by the tests (import them: `from tests.helpers import run_cli, SAMPLES`).
+
+Fixtures live in the conftest.py files; nothing here is a fixture, so importing this module has no side effects.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import secrets
+import socket
+import struct
+import subprocess
+import sys
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+def in_ci() -> bool:
+    """CI=true: the README's set-up installed everything, so a missing dependency is a failure, not a skip."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The real `promptcut` command in a child process (as a user runs it)."""
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=timeout,
+    )
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def decompression_bomb_png(width: int = 50_000, height: int = 50_000) -> bytes:
+    """A tiny PNG whose header claims width×height RGB pixels (the pixels themselves are mostly missing)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def sample_jpeg(name: str, side: int) -> bytes:
+    """A bundled sample photo shrunk to fit side×side, as JPEG bytes (quality 90)."""
+    from PIL import Image
+
+    with Image.open(SAMPLES / name) as image:
+        image = image.convert("RGB")
+        image.thumbnail((side, side))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def require_modules(*names: str) -> None:
+    """Skip the calling test module when optional packages are missing — but fail under CI=true, where the
+    README's set-up installs them, so a skip can never hide a broken install."""
+    missing = [name for name in names if importlib.util.find_spec(name) is None]
+    if not missing:
+        return
+    message = f"not installed: {', '.join(missing)}"
+    if in_ci():
+        pytest.fail(f"{message} (CI=true requires them)", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+
+def _no_network(*args, **kwargs):
+    raise AssertionError(f"network access attempted: {args[1:] if len(args) > 1 else args}")
+
+
+@contextmanager
+def network_blocked() -> Iterator[None]:
+    """Any socket connection attempt inside the block fails the test."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", _no_network)
+        patch.setattr(socket.socket, "connect_ex", _no_network)
+        patch.setattr(socket, "create_connection", _no_network)
+        yield
+
+
+@contextmanager
+def temporary_postgres_database() -> Iterator[str]:
+    """A uniquely named, empty PostgreSQL database (dropped afterwards); its SQLAlchemy URL is yielded.
+    Skips when no server answers on 127.0.0.1:5432 — but fails under CI=true, where one is required.
+    Tests using it carry the `postgres` marker."""
+    import psycopg
+
+    name = f"promptcut_test_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True,
+                                connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        message = f"PostgreSQL not reachable on 127.0.0.1:5432 ({' '.join(str(exc).split())[:120]})"
+        if in_ci():
+            pytest.fail(f"{message}; CI=true requires it", pytrace=False)
+        pytest.skip(message)
+    try:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"{POSTGRES_SERVER}/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def build_tiny_models(model_dir: Path, seed: int = 0) -> Path:
+    """Tiny random-init CLIPSeg and OneFormer (see service.bench.random_models) written into `model_dir` as the
+    production loader expects; a few seconds. Needs torch/transformers (tests using it are marked `neural`)."""
+    from service.bench.random_models import build_random_models
+
+    return build_random_models(model_dir, scale="tiny", seed=seed)
