@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-service bench-neural serve eval-dev lint clean
+.PHONY: install demo test bench bench-service bench-neural serve eval-dev lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,11 @@ eval-dev: $(STAMP)
 	$(BIN)/promptcut eval ../shared/data/eval-dev --baseline grabcut-rect --studio --workers 2 --json eval-dev.json
 
 lint: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/hadolint Dockerfile
 
+docs: $(STAMP)  # the mkdocs site into site/ (the test suite builds it too, with --strict)
+	$(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) demo-out
+	rm -rf $(VENV) demo-out site
