@@ -300,7 +300,7 @@ def test_write_atomic_failure_leaves_no_partial_file(
     existing = tmp_path / "existing.jpg"
     existing.write_bytes(b"old")
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    with pytest.raises(BaseException):
+    with pytest.raises(OutputWriteError if isinstance(error, OSError) else KeyboardInterrupt):
         write_atomic(existing, b"new")
     assert existing.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["existing.jpg"]

@@ -166,7 +166,9 @@ def test_title_in_an_unknown_language_still_gives_a_usable_prompt() -> None:
     assert prompts.positives and prompts.noun == "マグカップ" and prompts.category == "other"
 
 
-@pytest.mark.parametrize("title", ["", "   ", None, "★★★ NEW!!! Free Shipping 2024 ★★★ SKU-12345 | XL", "2-Pack", "🎉🎉"])
+@pytest.mark.parametrize(
+    "title", ["", "   ", None, "★★★ NEW!!! Free Shipping 2024 ★★★ SKU-12345 | XL", "2-Pack", "🎉🎉"]
+)
 def test_empty_and_all_noise_titles_give_an_empty_usable_promptset(title: str | None) -> None:
     prompts = build_prompts(title, hints="auto")
     assert isinstance(prompts, PromptSet)
@@ -237,8 +239,18 @@ def test_negatives_never_name_the_product() -> None:
 
 
 def test_every_category_has_a_negative_list() -> None:
-    assert {"apparel", "shoes", "bags", "jewellery", "home", "kitchen", "electronics", "toys", "beauty",
-            "sports"} <= set(NEGATIVES_BY_CATEGORY)
+    assert {
+        "apparel",
+        "shoes",
+        "bags",
+        "jewellery",
+        "home",
+        "kitchen",
+        "electronics",
+        "toys",
+        "beauty",
+        "sports",
+    } <= set(NEGATIVES_BY_CATEGORY)
 
 
 # --- label hints, lexical fallback; COCO class list ----------------------------------------------------------
@@ -255,8 +267,15 @@ def test_coco_panoptic_class_file_matches_oneformer_format() -> None:
 
 @pytest.mark.parametrize(
     ("noun", "label"),
-    [("mug", "cup"), ("sofa", "couch"), ("phone case", "cell phone"), ("racket", "tennis racket"),
-     ("lamp", "light"), ("teddy bear", "teddy bear"), ("wine glass", "wine glass")],
+    [
+        ("mug", "cup"),
+        ("sofa", "couch"),
+        ("phone case", "cell phone"),
+        ("racket", "tennis racket"),
+        ("lamp", "light"),
+        ("teddy bear", "teddy bear"),
+        ("wine glass", "wine glass"),
+    ],
 )
 def test_lexical_hints(noun: str, label: str) -> None:
     hints = lexical_hints(noun)
@@ -293,8 +312,9 @@ def test_importing_prompting_and_fusion_does_not_import_torch() -> None:
 
 
 def test_prompts_command_prints_one_json_line_per_title() -> None:
-    result = run_cli("prompts", "--lexical", "Women's Leather Chelsea Boot – Black, Size 7", "",
-                     "Set of 4 Ceramic Coffee Mugs 12oz")
+    result = run_cli(
+        "prompts", "--lexical", "Women's Leather Chelsea Boot – Black, Size 7", "", "Set of 4 Ceramic Coffee Mugs 12oz"
+    )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["noun"] for line in lines] == ["boot", "", "mug"]

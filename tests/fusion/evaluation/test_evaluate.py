@@ -284,7 +284,8 @@ def test_cli_reports_bad_items_and_exits_1(dataset_dir: Path, fake_methods):
 def test_cli_bad_folder_is_a_one_line_error(tmp_path: Path):
     result = run_cli("eval", str(tmp_path), timeout=60)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {tmp_path} has no images/ folder (expected images/NAME.jpg with masks/NAME.png)"
+    expected = f"error: {tmp_path} has no images/ folder (expected images/NAME.jpg with masks/NAME.png)"
+    assert result.stderr.strip() == expected
     assert "Traceback" not in result.stderr
 
 

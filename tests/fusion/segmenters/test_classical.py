@@ -59,7 +59,9 @@ def test_object_on_studio_backdrop_is_cut_out(top, bottom) -> None:
 
 def test_object_on_textured_background_is_cut_out() -> None:
     rng = np.random.default_rng(3)
-    clutter = cv2.resize(rng.uniform(60, 200, (12, 16, 3)).astype(np.float32), (640, 480), interpolation=cv2.INTER_CUBIC)
+    clutter = cv2.resize(
+        rng.uniform(60, 200, (12, 16, 3)).astype(np.float32), (640, 480), interpolation=cv2.INTER_CUBIC
+    )
     clutter[..., 0] *= 0.4  # keep the clutter bluish-green so the red object stands out by colour
     image, truth = _product_photo(clutter, seed=1)
     assert _cut_iou(image, truth) > 0.9
@@ -83,7 +85,9 @@ def test_saliency_ellipse_of_a_flat_or_empty_map_is_centred() -> None:
         assert ellipse[45, 60] > 0.99 and ellipse[0, 0] < 0.5
         ys, xs = np.nonzero(ellipse >= 0.5)
         assert abs(ys.mean() - 44.5) < 1 and abs(xs.mean() - 59.5) < 1
-    assert np.allclose(centred_ellipse((90, 120), 0.3, 0.3), saliency_ellipse(centred_ellipse((90, 120), 0.3, 0.3)), atol=0.5)
+    assert np.allclose(
+        centred_ellipse((90, 120), 0.3, 0.3), saliency_ellipse(centred_ellipse((90, 120), 0.3, 0.3)), atol=0.5
+    )
 
 
 def test_evidence_contract() -> None:
@@ -175,7 +179,9 @@ def _standing_figure(
     image = cv2.resize(rng.uniform(90, 170, (8, 6, 3)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
     face_width = face_share * h
     scale = face_width / 85.0  # the astronaut's face is ~85 px wide, centred at (223, 122)
-    head = cv2.resize(astronaut()[40:200, 160:285].astype(np.float32), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    head = cv2.resize(
+        astronaut()[40:200, 160:285].astype(np.float32), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
+    )
     cx, cy = w // 2, int(face_height * h)
     y0, x0 = cy - int(82 * scale), cx - int(63 * scale)
     image[y0 : y0 + head.shape[0], x0 : x0 + head.shape[1]] = head
@@ -203,7 +209,9 @@ def test_model_face_is_found_and_the_prior_covers_the_body_below_it() -> None:
     face = faces[0]
     assert abs(face.x - cx * ratio) < 0.3 * fw * ratio and abs(face.y - cy * ratio) < 0.3 * fw * ratio
     prior, _ = person_prior(small.shape[:2], face)
-    small_truth = cv2.resize(truth.astype(np.uint8), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    small_truth = (
+        cv2.resize(truth.astype(np.uint8), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    )
     core = prior >= 0.85
     assert core[int(face.y + 6 * face.width) :].any(), "the core reaches down to the legs"
     assert small_truth[core].mean() > 0.85
@@ -230,11 +238,17 @@ def test_small_standing_face_is_found_by_the_fine_pass_only_when_confirmed(monke
     assert abs(face.x - cx * ratio) < 0.3 * fw * ratio and abs(face.y - cy * ratio) < 0.3 * fw * ratio
     assert face.width < 0.07 * small.shape[0]
     assert person.haar_confirms(small, face, model="alt") and person.haar_confirms(small, face, model="alt2")
-    assert person.model_faces(np.repeat(grey[..., None], 3, axis=2)) == []  # a lone weak hit must still be skin-coloured
+    assert (
+        person.model_faces(np.repeat(grey[..., None], 3, axis=2)) == []
+    )  # a lone weak hit must still be skin-coloured
     # Both Haar models must agree: with either one refusing, the weak hit is dropped.
     for refusing in ("alt", "alt2"):
         original = person.haar_confirms
-        monkeypatch.setattr(person, "haar_confirms", lambda rgb, f, side=96, model="alt2": model != refusing and original(rgb, f, side, model))
+
+        def confirms(rgb, f, side=96, model="alt2", refusing=refusing, original=original):
+            return model != refusing and original(rgb, f, side, model)
+
+        monkeypatch.setattr(person, "haar_confirms", confirms)
         assert person.model_faces(small) == []
         monkeypatch.undo()
 
@@ -256,7 +270,9 @@ def test_a_confirmed_model_is_cut_on_the_finer_grid_and_keeps_thin_legs(monkeypa
     def leg_recall(segmenter: ClassicalSegmenter) -> tuple[float, tuple[str, ...]]:
         evidence = segmenter.segment(image, PromptSet())
         cut = evidence.heatmap >= 0.5
-        small_truth = cv2.resize(truth.astype(np.uint8), (cut.shape[1], cut.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+        small_truth = (
+            cv2.resize(truth.astype(np.uint8), (cut.shape[1], cut.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+        )
         legs = small_truth.copy()
         legs[: int((cy + 5.5 * fw) * cut.shape[0] / image.shape[0])] = False
         return float((cut & legs).sum() / legs.sum()), evidence.notes
@@ -325,7 +341,9 @@ def test_person_prior_is_skipped_without_a_skin_coloured_face() -> None:
     from fusion.segmenters.person import model_faces
 
     rng = np.random.default_rng(3)
-    clutter = cv2.resize(rng.uniform(60, 200, (12, 16, 3)).astype(np.float32), (640, 480), interpolation=cv2.INTER_CUBIC)
+    clutter = cv2.resize(
+        rng.uniform(60, 200, (12, 16, 3)).astype(np.float32), (640, 480), interpolation=cv2.INTER_CUBIC
+    )
     image, _ = _product_photo(clutter, seed=1)
     assert ClassicalSegmenter().figure_prior(image, np.zeros((150, 200), np.float32)) is None
     with_cue = ClassicalSegmenter().segment(image, PromptSet())
@@ -352,7 +370,9 @@ def test_face_detection_is_safe_across_threads() -> None:
     assert expected[0] and expected[1]
 
     def agree(start: int) -> bool:
-        return all(model_faces(images[(start + i) % len(images)]) == expected[(start + i) % len(images)] for i in range(20))
+        return all(
+            model_faces(images[(start + i) % len(images)]) == expected[(start + i) % len(images)] for i in range(20)
+        )
 
     with ThreadPoolExecutor(4) as pool:
         assert all(pool.map(agree, range(8)))

@@ -23,9 +23,7 @@ from fusion.segmenters.fast_inference import (  # noqa: E402
     install,
     semantic_label_map,
 )
-from fusion.segmenters.fast_inference import (
-    fast_inference as fast_context,
-)
+from fusion.segmenters.fast_inference import fast_inference as fast_context  # noqa: E402
 from fusion.segmenters.neural import NeuralSegmenter, native_bf16  # noqa: E402
 
 pytestmark = [pytest.mark.neural, pytest.mark.usefixtures("no_network")]
@@ -174,7 +172,8 @@ def test_bf16_fast_paths_match_the_stock_bf16_forward(tiny_model_dir) -> None:
     with torch.inference_mode(), bf16.autocast():
         fast = parts.oneformer(**inputs)
         fast_features = backbone(inputs["pixel_values"]).feature_maps
-    for got, expected in zip(fast_features, stock_features):  # the Swin backbone (fused q/k/v, cached bias)
+    # the Swin backbone (fused q/k/v, cached bias)
+    for got, expected in zip(fast_features, stock_features, strict=True):
         error = (got.float() - expected.float()).norm() / expected.float().norm()
         assert float(error) <= 0.02
     scale = float(stock.class_queries_logits.float().abs().max())

@@ -69,7 +69,9 @@ def test_every_pixel_preferring_one_label_gets_it(band: bool) -> None:
     fixed = np.ones((6, 7), bool)
     options = {"free": free, "fixed": fixed} if band else {}
     assert min_cut(np.zeros((6, 7)), np.ones((6, 7)), pairwise, **options).all()
-    assert not min_cut(np.ones((6, 7)), np.zeros((6, 7)), pairwise, **({"free": free, "fixed": ~fixed} if band else {})).any()
+    assert not min_cut(
+        np.ones((6, 7)), np.zeros((6, 7)), pairwise, **({"free": free, "fixed": ~fixed} if band else {})
+    ).any()
 
 
 def test_a_strong_edge_is_where_the_cut_goes() -> None:
@@ -98,9 +100,11 @@ def test_contrast_weights_link_every_neighbour_pair_once_with_grabcuts_weight(di
                 expected[(y * w + x, (y + dy) * w + x + dx)] = (d2, float(np.hypot(dy, dx)))
     beta = 1.0 / (2.0 * np.mean([d2 for d2, _ in expected.values()]))
     strength = 3.0 * (1.0 if diagonal else 1.0 + 1.0 / np.sqrt(2.0))
-    found = {(int(a), int(b)): float(weight)
-             for pairs, others, weights in contrast_weights(rgb, strength=3.0, diagonal=diagonal)
-             for a, b, weight in zip(pairs, others, weights)}
+    found = {
+        (int(a), int(b)): float(weight)
+        for pairs, others, weights in contrast_weights(rgb, strength=3.0, diagonal=diagonal)
+        for a, b, weight in zip(pairs, others, weights, strict=True)
+    }
     assert found.keys() == expected.keys()
     for pair, (d2, distance) in expected.items():
         assert found[pair] == pytest.approx(strength * np.exp(-beta * d2) / distance, rel=1e-5)

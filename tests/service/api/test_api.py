@@ -499,16 +499,24 @@ def test_malformed_uploads_are_4xx_json(api: Api, hostile_files: dict[str, Path]
         both = client.post("/v1/cutouts", files={"image_file": ("a.jpg", b"abc")},
                            data={"image_url": f"{api.image_base}/rocket.jpg"})
         assert_error(both, 422, "invalid_request")
-        assert_error(client.post("/v1/cutouts", files={"image_file": ("bomb.png", decompression_bomb_png(), "image/png")},
-                                 data={"format": "mask"}), 413, "image_too_large")
+        assert_error(
+            client.post(
+                "/v1/cutouts",
+                files={"image_file": ("bomb.png", decompression_bomb_png(), "image/png")},
+                data={"format": "mask"},
+            ),
+            413,
+            "image_too_large",
+        )
 
 
 def test_a_body_bigger_than_any_upload_is_refused_before_parsing(api: Api) -> None:
     body = b"x" * (MAX_UPLOAD + 2 * 1024 * 1024)
     with api.client() as client:
         try:
-            response = client.post("/v1/cutouts", content=body,
-                                   headers={"Content-Type": "multipart/form-data; boundary=zzz"})
+            response = client.post(
+                "/v1/cutouts", content=body, headers={"Content-Type": "multipart/form-data; boundary=zzz"}
+            )
         except httpx.TransportError:
             return  # the server answered 413 and closed before the whole body was sent: also a refusal
         assert_error(response, 413, "too_large")
@@ -539,8 +547,9 @@ def test_a_body_bigger_than_any_upload_is_refused_before_parsing(api: Api) -> No
         ({"format": "jpeg", "background": "transparent"}, "invalid_option", "format"),
     ],
 )
-def test_bad_parameters_are_400_with_the_field(api: Api, photos: dict[str, bytes], form: dict, code: str,
-                                               field: str) -> None:
+def test_bad_parameters_are_400_with_the_field(
+    api: Api, photos: dict[str, bytes], form: dict, code: str, field: str
+) -> None:
     with api.client() as client:
         assert_error(cutout(client, photos["coffee-cup"], **form), 400, code, field)
 
@@ -627,8 +636,9 @@ def test_full_pool_answers_429_with_retry_after_then_recovers(tmp_path: Path, ph
     from service.api.app import create_app
     from service.settings import Settings
 
-    settings = Settings(data_dir=tmp_path, segmenter="classical", workers=1, queue_size=1,
-                        max_concurrent_jobs_per_key=1)
+    settings = Settings(
+        data_dir=tmp_path, segmenter="classical", workers=1, queue_size=1, max_concurrent_jobs_per_key=1
+    )
     keys, _ = make_keys(settings, ("a",))
     segmenter = GatedSegmenter()
     app = create_app(settings, segmenter=segmenter)
@@ -664,8 +674,10 @@ def test_full_pool_answers_429_with_retry_after_then_recovers(tmp_path: Path, ph
             second.join(WAIT_SECONDS)
             assert results["first"].status_code == 200 and results["second"].status_code == 200
             assert wait_job(client, job.json()["id"])["state"] == "done"
-            assert client.post("/v1/jobs", files=[("image_file", ("c.jpg", photos["rocket"], "image/jpeg"))]
-                               ).status_code == 202
+            assert (
+                client.post("/v1/jobs", files=[("image_file", ("c.jpg", photos["rocket"], "image/jpeg"))]).status_code
+                == 202
+            )
             assert 'promptcut_rejected_total{reason="busy"} 1.0' in client.get("/metrics").text
 
 

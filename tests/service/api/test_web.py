@@ -247,11 +247,11 @@ def test_seller_uploads_fixes_rethemes_and_downloads(page: Page, service: dict, 
     page.get_by_label("Switch theme for the whole job").fill("halloween")
     page.get_by_role("button", name="Apply theme").click()
     expect(page.locator("#message")).to_contain_text("halloween")
-    for img, old in zip(page.locator("#grid img.after").all(), old_srcs):
+    for img, old in zip(page.locator("#grid img.after").all(), old_srcs, strict=True):
         expect(img).not_to_have_attribute("src", old or "")
     wait_images_loaded(page, "#grid img.after")
     after_theme = picture_signature(page, "#grid img.after")
-    assert all(old != new for old, new in zip(before_theme, after_theme))
+    assert all(old != new for old, new in zip(before_theme, after_theme, strict=True))
     assert job_json(service, job_id)["render"]["theme"] == "halloween"
     shot(page, "03-halloween")
 

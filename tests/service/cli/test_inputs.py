@@ -56,7 +56,9 @@ def test_typed_prompt_overrides_title_and_both_are_kept() -> None:
     assert build_prompts().empty
 
 
-@pytest.mark.parametrize("spec, size", [("1000", (1000, 1000)), ("1600x1200", (1600, 1200)), (" 800 × 600 ", (800, 600))])
+@pytest.mark.parametrize(
+    "spec, size", [("1000", (1000, 1000)), ("1600x1200", (1600, 1200)), (" 800 × 600 ", (800, 600))]
+)
 def test_parse_size(spec: str, size: tuple[int, int]) -> None:
     assert parse_size(spec) == size
 

@@ -95,11 +95,19 @@ def test_data_dir_option_overrides_the_environment(cli, tmp_path: Path) -> None:
 )
 def test_errors_are_one_line_without_a_traceback(tmp_path: Path, args, env, expected) -> None:
     """In a real child process, as a user runs it."""
-    script = ("import typer; from service.cli import keys as keys_cli; app = typer.Typer(pretty_exceptions_enable=False)\n"
-              "app.callback()(lambda: None); keys_cli.register(app); app()")
+    script = (
+        "import typer; from service.cli import keys as keys_cli; app = typer.Typer(pretty_exceptions_enable=False)\n"
+        "app.callback()(lambda: None); keys_cli.register(app); app()"
+    )
     environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PROMPTCUT_DATA_DIR": str(tmp_path / "d"), **env}
-    result = subprocess.run([sys.executable, "-c", script, "keys", *args], capture_output=True, text=True,
-                            cwd=REPO, env=environment, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script, "keys", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=environment,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and expected in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr and "s3cret" not in result.stderr

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import inspect, text
 
 from fusion.errors import InvalidOptionError, PromptcutError
@@ -270,7 +271,7 @@ def test_queued_items_take_the_stores_in_turn(database: Database, key_id: str) -
 def test_only_one_of_many_concurrent_claims_wins(database: Database, key_id: str) -> None:
     _, items = _job(database, key_id, count=3)
     for item_id in items:
-        results = _race(6, lambda i: _claim(database, item_id, f"worker-{i}"))
+        results = _race(6, lambda i, item_id=item_id: _claim(database, item_id, f"worker-{i}"))
         assert results.count(True) == 1
         with database.session() as db:
             row = repo.load_item(db, item_id)
@@ -338,7 +339,7 @@ def test_two_workers_finishing_the_last_items_together_complete_the_job(database
         for index, item_id in enumerate(items):
             assert _claim(database, item_id, f"w{index}")
 
-        def finish(index: int) -> bool:
+        def finish(index: int, items=items) -> bool:
             with database.session() as db:
                 return repo.finish_item(db, items[index], f"w{index}", {"output": _digest(str(index))}, {}, RENDER)
 
@@ -508,7 +509,7 @@ def test_settings_defaults_environment_and_database_url(monkeypatch, tmp_path: P
     monkeypatch.setenv("PROMPTCUT_URL_ALLOW_HOSTS", '["a.example"]')
     assert Settings().url_allow_hosts == ["a.example"]
     assert Settings(database_url="postgresql+psycopg://h/db").db_url == "postgresql+psycopg://h/db"
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         settings.workers = 3  # frozen
     with pytest.raises(ValueError):
         Settings(segmenter="magic")

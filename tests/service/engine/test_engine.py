@@ -452,14 +452,23 @@ def test_shadow_matches_a_full_canvas_blur_within_a_level() -> None:
     alpha[50:420, 150:560] = 1.0
     ours = contact_shadow(alpha)
     # the direct recipe: the same two ellipses, drawn and blurred on the whole canvas
-    x0, y0, x1, y1 = 150, 50, 560, 420
+    x0, x1, y1 = 150, 560, 420  # the box's top (y0 = 50) does not enter the shadow
     span = float(np.clip((x1 - x0) * 1.15, 0.5 * (x1 - x0), 1.05 * (x1 - x0)))
     direct = np.zeros_like(alpha)
     for share, ratio, opacity, blur in ((1.0, 0.10, 0.55, 0.35), (0.7, 0.045, 0.9, 0.25)):
         rx, ry = span * share / 2, max(1.0, span * share * ratio / 2)
         layer = np.zeros_like(alpha)
-        cv2.ellipse(layer, (int(round(x0 + (x1 - 1 - x0) / 2)), int(round(y1 - ry * 0.25))), (int(round(rx)), int(round(ry))),
-                    0, 0, 360, opacity, -1, cv2.LINE_AA)
+        cv2.ellipse(
+            layer,
+            (int(round(x0 + (x1 - 1 - x0) / 2)), int(round(y1 - ry * 0.25))),
+            (int(round(rx)), int(round(ry))),
+            0,
+            0,
+            360,
+            opacity,
+            -1,
+            cv2.LINE_AA,
+        )
         layer = cv2.GaussianBlur(layer, (0, 0), max(0.8, ry * blur * 2))
         direct = 1.0 - (1.0 - direct) * (1.0 - layer)
     assert np.abs(ours - np.clip(direct * 0.45, 0, 1)).max() <= 2 / 255
@@ -478,8 +487,9 @@ def test_large_jpegs_are_encoded_in_strips_with_the_same_pixels() -> None:
         for quality in (75, 92):
             ours = encode_image(pixels, "jpeg", quality=quality)
             expected = io.BytesIO()
-            Image.fromarray(pixels).save(expected, "JPEG", quality=quality, subsampling=0 if quality >= 90 else 2,
-                                         icc_profile=srgb_icc_bytes())
+            Image.fromarray(pixels).save(
+                expected, "JPEG", quality=quality, subsampling=0 if quality >= 90 else 2, icc_profile=srgb_icc_bytes()
+            )
             with Image.open(io.BytesIO(ours)) as img:
                 assert img.size == (pixels.shape[1], pixels.shape[0])
                 assert img.info.get("icc_profile") == srgb_icc_bytes()
@@ -498,7 +508,8 @@ def test_fast_jpeg_is_byte_identical_to_pil() -> None:
         for quality in (40, 89, 90, 92, 100):
             expected = io.BytesIO()
             Image.fromarray(np.ascontiguousarray(pixels)).save(
-                expected, "JPEG", quality=quality, subsampling=0 if quality >= 90 else 2, icc_profile=srgb_icc_bytes())
+                expected, "JPEG", quality=quality, subsampling=0 if quality >= 90 else 2, icc_profile=srgb_icc_bytes()
+            )
             assert encode_image(pixels, "jpeg", quality=quality) == expected.getvalue()
 
 
@@ -531,7 +542,9 @@ def test_neural_reprompt_recomputes_heatmaps_but_not_the_label_map(neural_models
     photo = encode_image(_product_photo(160, 120), "png")
     cut = engine.cut(photo, "Red Leather Boot", "", RenderRequest(format="png"))
     assert calls == {"label_map": 1, "heatmaps": 1}
-    again = engine.reprompt(cut.artifacts, "Red Leather Boot", "a blue mug without the saucer", RenderRequest(format="png"))
+    again = engine.reprompt(
+        cut.artifacts, "Red Leather Boot", "a blue mug without the saucer", RenderRequest(format="png")
+    )
     assert calls == {"label_map": 1, "heatmaps": 2}
     assert again.metadata["reused"]["label_map"] is True and again.metadata["backend"] == "neural"
     before = evidence_from_bytes(store.get(cut.artifacts["evidence"]))
