@@ -1,4 +1,4 @@
-"""Persistence: SQLAlchemy models (schema), the database handle and migrations (engine), queries (repo)."""
+"""Persistence: SQLAlchemy models (schema), the database handle and migrations (connection), queries (repo)."""
 
 from service.db.connection import Database, DatabaseError, open_database
 

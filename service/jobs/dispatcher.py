@@ -146,7 +146,7 @@ class JobDispatcher:
             }
             url = job.callback_url
             key = db.get(ApiKey, job.key_id)
-            secret = key.key_hash if key is not None else None  # = webhook_signing.secret_for_key(the API key)
+            secret = key.key_hash if key is not None else None  # = webhooks.secret_for_key(the API key)
         delivered = post_webhook(url, _jsonable(payload), services.settings, secret=secret)
         services.metrics.webhooks.labels("sent" if delivered else "failed").inc()
         with services.database.session() as db:

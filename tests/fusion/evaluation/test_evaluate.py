@@ -1,4 +1,4 @@
-"""`promptcut eval` and its library (fusion/evaluate.py, fusion/studio.py, fusion/baselines.py).
+"""`promptcut eval` and its library (fusion/evaluation/: evaluate.py, composites.py, baselines.py).
 
 Scores are checked against numbers worked out by hand: the fixture's images are built so that a fake
 "ours" (alpha = red channel) and a fake baseline (everything is foreground) score exactly known values.
@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from fusion.errors import DatasetError, InvalidOptionError
 from fusion.evaluation import evaluate as ev
+from service.cli import eval as cli_eval
 from tests.helpers import run_cli
 
 SIZE = 20  # fixture images are SIZE×SIZE
@@ -229,16 +230,14 @@ def test_worker_processes_give_the_same_scores(dataset_dir: Path):
 
 @pytest.fixture
 def fake_methods(monkeypatch):
-    """The CLI builds its methods through fusion.evaluation.evaluate.build_methods; swap in the fakes."""
-
-    import service.cli.eval as cli_eval  # imported before patching, so it never binds the fake for good
+    """The CLI builds its methods through fusion.evaluation.evaluate.build_methods; swap in the fakes (in the CLI
+    module too, which imports the name)."""
 
     def build(segmenter="classical", baselines=(), feather_options=None):
         return (RedChannel(), *(Everything() for _ in baselines))
 
     monkeypatch.setattr(ev, "build_methods", build)
-    if hasattr(cli_eval, "build_methods"):  # the CLI module imports the name itself
-        monkeypatch.setattr(cli_eval, "build_methods", build)
+    monkeypatch.setattr(cli_eval, "build_methods", build)
 
 
 def test_cli_end_to_end_with_json_file(dataset_dir: Path, tmp_path: Path, fake_methods):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,11 +26,6 @@ PROMPTS = PromptSet(positives=("red boot", "a photo of a boot"), negatives=("han
 
 
 pytestmark = [pytest.mark.neural, pytest.mark.usefixtures("no_network")]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tiny_model_dir: Path) -> Path:
-    return tiny_model_dir
 
 
 @pytest.fixture(scope="module")

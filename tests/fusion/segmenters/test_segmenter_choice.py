@@ -28,11 +28,6 @@ pytestmark = [pytest.mark.neural, pytest.mark.usefixtures("no_network")]
 
 
 @pytest.fixture(scope="module")
-def model_dir(tiny_model_dir: Path) -> Path:
-    return tiny_model_dir
-
-
-@pytest.fixture(scope="module")
 def photo_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("photos")
     image = np.full((96, 72, 3), 235, np.uint8)
