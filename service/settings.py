@@ -13,7 +13,9 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-SEGMENTERS = ("auto", "neural", "classical")
+from fusion.segmenters import segmenter_choices
+
+SEGMENTERS = tuple(segmenter_choices())  # auto and every registered backend
 
 
 class Settings(BaseSettings):

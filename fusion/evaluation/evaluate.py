@@ -249,7 +249,7 @@ class BaselineMethod:
 def build_methods(segmenter: Any = "classical", baselines: Iterable[str] = (), feather_options: Any = None) -> tuple:
     """Ours first, then the baselines; names are checked now (UnknownSegmenterError / InvalidOptionError),
     before any image is touched. `segmenter` is a registered name or a `fusion.segmenters.SegmenterChoice`
-    (what `--segmenter auto|neural|classical --models DIR` resolves to)."""
+    (what `--segmenter auto|neural|salient|classical --models DIR` resolves to)."""
     names = list(dict.fromkeys(baselines))
     for name in names:  # cheap checks first: a typo must not wait for a model to load
         get_baseline(name)

@@ -1,6 +1,8 @@
 """Segmenter registry: a plain dict of builders, each importing its backend only when called.
 
-`import fusion.segmenters` never imports torch; a neural backend's builder imports it lazily.
+`import fusion.segmenters` never imports torch or onnxruntime; a backend's builder imports its module lazily.
+`auto` takes the best backend whose models are present: text-prompted neural > learned cut-out (salient) >
+classical.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any, Callable
 
 from fusion.errors import UnknownSegmenterError
 from fusion.protocol import Segmenter
+from fusion.segmenters.cutout_models import installed_cutout_models, require_cutout_model
 from fusion.segmenters.models import (
     DEFAULT_MODEL_IDS,
     PULL_COMMAND,
@@ -32,9 +35,17 @@ def _build_neural(**options: Any) -> Segmenter:
     return NeuralSegmenter(**options)
 
 
+def _build_salient(**options: Any) -> Segmenter:
+    """SalientSegmenter(model_dir, model=None, threads=1): an ONNX cut-out model on ONNX Runtime."""
+    from fusion.segmenters.salient import SalientSegmenter  # deferred: a backend loads only when it is built
+
+    return SalientSegmenter(**options)
+
+
 SEGMENTER_BUILDERS: dict[str, Callable[..., Segmenter]] = {
     "classical": _build_classical,
     "neural": _build_neural,
+    "salient": _build_salient,
 }
 
 
@@ -81,17 +92,20 @@ class SegmenterChoice:
 
 
 def choose_segmenter(name: str, model_dir: Path | str) -> SegmenterChoice:
-    """Resolve `--segmenter auto|neural|classical` against the model folder without loading anything.
+    """Resolve `--segmenter auto|neural|salient|classical` against the model folder without loading anything.
 
-    auto: neural when both models are present in `model_dir` (config + weights on disk), otherwise
-    classical with a one-line notice. neural: ModelNotFoundError (one line: folder + pull command) when
-    a model is missing. Unknown names: UnknownSegmenterError listing the valid ones."""
+    auto: neural when both its models are present in `model_dir` (config + weights on disk), else salient when a
+    cut-out model is registered, else classical with a one-line notice. neural / salient: ModelNotFoundError
+    (one line: folder + the command that gets the model) when a model is missing. Unknown names:
+    UnknownSegmenterError listing the valid ones."""
     if name == AUTO:
         if all(is_present(model_dir, model_id) for model_id in DEFAULT_MODEL_IDS):
             return SegmenterChoice("neural", (("model_dir", Path(model_dir)),))
+        if installed_cutout_models(model_dir):
+            return SegmenterChoice("salient", (("model_dir", Path(model_dir)),))
         notice = (
-            f"neural models not found in {model_dir}; using the classical segmenter "
-            f"({PULL_COMMAND} to get them)"
+            f"no models found in {model_dir}; using the classical segmenter ({PULL_COMMAND} for the text-prompted "
+            f"models, `promptcut models add NAME FILE.onnx` for a cut-out model)"
         )
         return SegmenterChoice("classical", notice=notice)
     if name not in SEGMENTER_BUILDERS:
@@ -101,6 +115,9 @@ def choose_segmenter(name: str, model_dir: Path | str) -> SegmenterChoice:
         for model_id in DEFAULT_MODEL_IDS:
             require_model(model_dir, model_id)
         return SegmenterChoice("neural", (("model_dir", Path(model_dir)),))
+    if name == "salient":
+        require_cutout_model(model_dir)
+        return SegmenterChoice("salient", (("model_dir", Path(model_dir)),))
     return SegmenterChoice(name)
 
 

@@ -39,7 +39,10 @@ COMMANDS = {
     ),
     "prompts": Command("service.cli.prompts", "Print the PromptSet of each TITLE as one JSON line."),
     "serve": Command("service.cli.serve", "Serve the HTTP API, the seller page (/) and the API docs (/docs)."),
-    "models": Command("service.cli.models", "Neural models: what is present (status) and fetching them (pull)."),
+    "models": Command(
+        "service.cli.models",
+        "Models: what is present (status), fetching them (pull), registering a cut-out model file (add).",
+    ),
     "keys": Command("service.cli.keys", "Create, list and revoke API keys for the service."),
 }
 

@@ -69,8 +69,8 @@ def eval_command(
             raise InvalidOptionError("--limit must be ≥ 0, --workers ≥ 1 and --tolerance > 0")
         dataset = load_dataset(data_dir)
         choice = choose_segmenter(segmenter_name, models)
-        if choice.name == "neural" and workers > 1:
-            choice = choice.with_options(threads=1)  # processes side by side: one torch thread each
+        if choice.name in ("neural", "salient") and workers > 1:
+            choice = choice.with_options(threads=1)  # processes side by side: one model thread each
         methods = build_methods(choice, baseline)
         if choice.notice:
             typer.echo(choice.notice, err=True)

@@ -64,7 +64,9 @@ def replace(
         help="auto (neural when its models are in --models, else classical) | neural | classical.",
     ),
     models: Path = models_dir_option(),
-    threads: int = typer.Option(2, "--threads", min=1, help="torch threads for the neural backend."),
+    threads: int = typer.Option(
+        2, "--threads", min=1, help="Threads for a model backend (neural: torch, salient: ONNX Runtime)."
+    ),
     precision: str = typer.Option(
         "auto", "--precision", help="Neural backend: auto (bf16 where the CPU has it) | bf16 | fp32."
     ),
@@ -90,6 +92,8 @@ def replace(
             if precision not in ("auto", "bf16", "fp32"):
                 raise InvalidOptionError(f"--precision must be auto, bf16 or fp32, got {precision!r}")
             choice = choice.with_options(threads=threads, precision=precision)
+        elif choice.name == "salient":
+            choice = choice.with_options(threads=threads)
         segmenter, notice = choice.build(), choice.notice
         items = collect_inputs(inputs)
         title_rows = read_titles(titles) if titles else {}

@@ -51,6 +51,8 @@ def build_segmenter(settings: Settings) -> tuple[Segmenter, str | None]:
     choice = choose_segmenter(settings.segmenter, settings.models)
     if choice.name == "neural":
         choice = choice.with_options(threads=settings.torch_threads, precision=settings.precision)
+    elif choice.name == "salient":
+        choice = choice.with_options(threads=settings.torch_threads)
     segmenter = choice.build()
     load = getattr(segmenter, "load", None)
     if callable(load):

@@ -21,7 +21,7 @@ from fusion.segmenters import choose_segmenter, resolve_segmenter, segmenter_cho
 from fusion.segmenters.models import CLIPSEG_ID  # noqa: E402
 from service.cli import app  # noqa: E402
 
-NOTICE_START = "neural models not found in"
+NOTICE_START = "no models found in"
 
 
 pytestmark = [pytest.mark.neural, pytest.mark.usefixtures("no_network")]
@@ -91,7 +91,8 @@ def test_cli_replace_auto_without_models_notes_and_runs_classical(photo_dir, tmp
     assert result.exit_code == 0, result.output
     notices = [line for line in lines(result.stderr) if line.startswith(NOTICE_START)]
     assert notices == [
-        f"neural models not found in {empty}; using the classical segmenter (promptcut models pull to get them)"
+        f"no models found in {empty}; using the classical segmenter (promptcut models pull for the text-prompted "
+        "models, `promptcut models add NAME FILE.onnx` for a cut-out model)"
     ]
     item = json.loads(result.stdout)["items"][0]
     assert item["status"] == "done" and item["metadata"]["backend"] == "classical"
@@ -193,4 +194,4 @@ def test_cli_eval_classical_still_refuses_prompts(prompted_dataset, tmp_path) ->
     assert report["methods"] == ["classical"] and report["skipped_prompted"] == 2
     assert not [r for r in report["images"] if r["kind"] == "prompt"]
     assert "classical backend does not understand prompts" in result.stderr
-    assert f"neural models not found in {tmp_path / 'none'}" in result.stderr
+    assert f"no models found in {tmp_path / 'none'}" in result.stderr

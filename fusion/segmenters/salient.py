@@ -1,0 +1,144 @@
+"""The learned cut-out segmenter (`--segmenter salient`): one ONNX model maps the photo to a soft "main object"
+map (IS-Net, U²-Net, BiRefNet exports), run on ONNX Runtime on the CPU. It reads no text, and says so.
+
+The map becomes Evidence like every backend's: heatmap = the model's probability at the working resolution,
+regions = the connected parts of its confident foreground (so selection can drop stray specks) plus the
+background, and the centre prior. Selection, feathering, corrections and compositing are the shared code.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime
+
+from fusion.errors import InvalidImageError, ModelLoadError
+from fusion.segmenters.classical import resize_to_working
+from fusion.segmenters.cutout_models import CutoutContract, load_contract, require_cutout_model
+from fusion.segmenters.saliency import centre_prior
+from fusion.types import Evidence
+from prompting.types import PromptSet
+
+IGNORED_PROMPTS_NOTE = "the salient backend cuts out the main object and cannot read text prompts"
+FOREGROUND = 0.5  # probability above which a pixel belongs to a foreground part (a region of its own)
+MIN_PART_PIXELS = 4  # parts smaller than this (working px) join the background region
+
+
+def prepare_input(image: np.ndarray, contract: CutoutContract) -> np.ndarray:
+    """H×W×3 uint8 RGB → 1×3×h×w array of the contract's dtype: resized to its input size (aspect not kept,
+    as these models were trained), normalised (v − mean) / std per channel."""
+    width, height = contract.input_size
+    interpolation = cv2.INTER_AREA if image.shape[0] * image.shape[1] > width * height else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (width, height), interpolation=interpolation).astype(np.float32)
+    normalised = (resized - np.asarray(contract.mean, np.float32)) / np.asarray(contract.std, np.float32)
+    return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None]).astype(contract.input_dtype)
+
+
+def read_output(raw: np.ndarray, contract: CutoutContract) -> np.ndarray:
+    """The model's output (1×1×h×w, 1×h×w or h×w) → h×w float32 probability in [0, 1]."""
+    values = np.asarray(raw, np.float32)
+    while values.ndim > 2:
+        values = values[0]
+    if contract.sigmoid:
+        values = 1.0 / (1.0 + np.exp(-np.clip(values, -30.0, 30.0)))
+    if contract.stretch:
+        low, high = float(values.min()), float(values.max())
+        values = (values - low) / max(high - low, 1e-6)
+    return np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0).astype(np.float32)
+
+
+def foreground_parts(probability: np.ndarray) -> np.ndarray:
+    """h×w int32 region ids: 0 for the background, 1..n for each connected part above FOREGROUND."""
+    count, parts, stats, _ = cv2.connectedComponentsWithStats((probability > FOREGROUND).astype(np.uint8), 8)
+    keep = np.zeros(count, np.int32)
+    big = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= MIN_PART_PIXELS]
+    keep[big] = np.arange(1, len(big) + 1, dtype=np.int32)
+    return keep[parts]
+
+
+class SalientSegmenter:
+    """`model_dir`/cutout/<name> (default: the preferred installed model). The model loads once, on `load()` or
+    the first `segment`; `threads` sets ONNX Runtime's intra-op threads (one per core is the sweet spot)."""
+
+    name = "salient"
+
+    def __init__(self, model_dir: Path | str, model: str | None = None, *, threads: int = 1,
+                 working_size: int = 1024) -> None:
+        self.folder = require_cutout_model(model_dir, model)
+        self.contract = load_contract(self.folder)
+        self.threads = max(1, int(threads))
+        self.working_size = int(working_size)
+        self._session: onnxruntime.InferenceSession | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        return self.folder.name
+
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
+    def load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+            try:
+                session = onnxruntime.InferenceSession(
+                    str(self.folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+                )
+            except Exception as exc:  # onnxruntime's own exception types: a corrupt or unsupported graph
+                detail = " ".join(str(exc).split())[:200]
+                raise ModelLoadError(f"cannot load cut-out model {self.folder}: {detail}") from exc
+            names = {i.name for i in session.get_inputs()}
+            if self.contract.input_name and self.contract.input_name not in names:
+                raise ModelLoadError(
+                    f"{self.folder}: the contract names input {self.contract.input_name!r}, the graph has "
+                    f"{sorted(names)}"
+                )
+            self._session = session
+
+    def probability(self, image: np.ndarray) -> np.ndarray:
+        """H×W×3 uint8 RGB → the model's h×w float32 probability at its own output size."""
+        self.load()
+        session = self._session
+        assert session is not None
+        input_name = self.contract.input_name or session.get_inputs()[0].name
+        output_name = self.contract.output_name or session.get_outputs()[0].name
+        raw = session.run([output_name], {input_name: prepare_input(image, self.contract)})[0]
+        return read_output(raw, self.contract)
+
+    def segment(self, image: np.ndarray, prompts: PromptSet) -> Evidence:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InvalidImageError(f"expected H×W×3 uint8 RGB, got {image.shape} {image.dtype}")
+        small = resize_to_working(image, self.working_size)
+        shape = small.shape[:2]
+        probability = cv2.resize(self.probability(image), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+        probability = np.clip(probability, 0.0, 1.0).astype(np.float32)
+        notes = [f"cut-out model {self.model_name} ({self.contract.input_size[0]}×{self.contract.input_size[1]})"]
+        if not prompts.empty:
+            notes.insert(0, IGNORED_PROMPTS_NOTE)
+        return Evidence(
+            image=small,
+            heatmap=probability,
+            labels=foreground_parts(probability),
+            prior=centre_prior(shape),
+            backend=self.name,
+            prompts_used=False,
+            notes=tuple(notes),
+        )
+
+    def reprompt(self, evidence: Evidence, prompts: PromptSet) -> Evidence:
+        """New prompts for stored evidence of this backend: the model reads no text, so the evidence comes back
+        unchanged (no second model run); only its note about ignored prompts follows the new prompts."""
+        notes = tuple(note for note in evidence.notes if note != IGNORED_PROMPTS_NOTE)
+        notes = notes if prompts.empty else (IGNORED_PROMPTS_NOTE, *notes)
+        return evidence if notes == evidence.notes else replace(evidence, notes=notes)
