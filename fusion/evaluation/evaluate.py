@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from fusion.errors import DatasetError
+from fusion.errors import DatasetError, InvalidOptionError
 from fusion.evaluation.baselines import get_baseline
 from fusion.evaluation.composites import studio_composite
 from fusion.evaluation.metrics import score_all
@@ -201,7 +201,6 @@ class Method(Protocol):
 @lru_cache(maxsize=None)
 def _segmenter(name: str, options: tuple[tuple[str, Any], ...] = ()) -> Any:
     # One instance per process, backend and options: model loading, if any, happens once.
-
     return get_segmenter(name, **dict(options))
 
 
@@ -246,19 +245,61 @@ class BaselineMethod:
         return False
 
 
+@dataclass(frozen=True)
+class RawModelMethod:
+    """The learned cut-out model on its own: its probability map resized to the photo, no selection, feathering or
+    decontamination — what the pipeline around the model must beat."""
+
+    segmenter: str = "salient"
+    segmenter_options: tuple[tuple[str, Any], ...] = ()
+    role: str = "baseline"
+
+    @property
+    def name(self) -> str:
+        return RAW_MODEL
+
+    def predict(self, image: np.ndarray, prompts: PromptSet) -> np.ndarray:
+        probability = _segmenter(self.segmenter, self.segmenter_options).probability(image)
+        return cv2.resize(probability, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+    def reads_prompts(self, image: np.ndarray, prompts: PromptSet) -> bool:
+        return False
+
+
+RAW_MODEL = "raw-model"  # --baseline raw-model: the salient backend's model alone
+CLASSICAL = "classical"  # --baseline classical: the weight-free pipeline beside a model backend
+COMPARISONS = (RAW_MODEL, CLASSICAL)  # accepted by --baseline besides the registered baselines
+
+
 def build_methods(segmenter: Any = "classical", baselines: Iterable[str] = (), feather_options: Any = None) -> tuple:
     """Ours first, then the baselines; names are checked now (UnknownSegmenterError / InvalidOptionError),
     before any image is touched. `segmenter` is a registered name or a `fusion.segmenters.SegmenterChoice`
-    (what `--segmenter auto|neural|salient|classical --models DIR` resolves to)."""
+    (what `--segmenter auto|neural|salient|classical --models DIR` resolves to). Besides the registered
+    baselines, `raw-model` (the salient backend's model alone) and `classical` (the weight-free pipeline) compare
+    a model backend with what it improves on, in the same run."""
     names = list(dict.fromkeys(baselines))
-    for name in names:  # cheap checks first: a typo must not wait for a model to load
-        get_baseline(name)
     if isinstance(segmenter, str):
         name, options = segmenter, ()
     else:
         name, options = segmenter.name, tuple(segmenter.options)
+    for baseline in names:  # cheap checks first: a typo must not wait for a model to load
+        if baseline == RAW_MODEL and name != "salient":
+            raise InvalidOptionError(f"--baseline {RAW_MODEL} compares the salient backend with its model alone; "
+                                     f"this run uses {name}")
+        if baseline == CLASSICAL and name == CLASSICAL:
+            raise InvalidOptionError("--baseline classical needs another --segmenter to compare it with")
+        if baseline not in COMPARISONS:
+            get_baseline(baseline)
     _segmenter(name, options)
-    return (PipelineMethod(name, feather_options, segmenter_options=options), *(BaselineMethod(n) for n in names))
+    methods: list[Any] = [PipelineMethod(name, feather_options, segmenter_options=options)]
+    for baseline in names:
+        if baseline == RAW_MODEL:
+            methods.append(RawModelMethod(name, options))
+        elif baseline == CLASSICAL:
+            methods.append(PipelineMethod(CLASSICAL, feather_options, role="baseline"))
+        else:
+            methods.append(BaselineMethod(baseline))
+    return tuple(methods)
 
 
 # --------------------------------------------------------------------------- scoring

@@ -13,11 +13,11 @@ from rich.table import Table
 
 from fusion.evaluation.baselines import get_baseline
 from fusion.imageio import encode_image, load_image
-from fusion.segmenters import resolve_segmenter
+from fusion.segmenters import choose_segmenter
 from service.bench.pipeline import resize_longest, time_pipeline
 from service.cli.errors import user_errors
 from service.cli.inputs import collect_inputs
-from service.cli.models import models_dir_option
+from service.cli.models import SEGMENTER_HELP, models_dir_option
 from service.engine.options import resolve_background
 
 
@@ -27,7 +27,7 @@ def bench(
     repeat: int = typer.Option(3, "--repeat", help="Runs per photo."),
     segmenter_name: str = typer.Option(
         "auto", "--segmenter",
-        help="auto (neural when its models are in --models, else classical) | neural | classical.",
+        help=SEGMENTER_HELP,
     ),
     models: Path = models_dir_option(),
     theme: Optional[str] = typer.Option(None, "--theme", help="Compose on a theme instead of white."),
@@ -38,13 +38,17 @@ def bench(
         0.0, "--megapixels", help="Also run once upscaled to this many megapixels (e.g. 24)."
     ),
     limit: int = typer.Option(0, "--limit", help="Use at most this many photos (0 = all)."),
+    threads: int = typer.Option(
+        2, "--threads", min=1, help="Threads for a model backend (neural: torch, salient: ONNX Runtime)."
+    ),
 ) -> None:
     """Print median per-stage timings (ms) of decode → segment → select → feather → compose → encode."""
-
-
     console = Console()
     with user_errors():
-        segmenter, notice = resolve_segmenter(segmenter_name, models)
+        choice = choose_segmenter(segmenter_name, models)
+        if choice.name in ("neural", "salient"):
+            choice = choice.with_options(threads=threads)
+        segmenter, notice = choice.build(), choice.notice
         items = collect_inputs(inputs)[: limit or None]
         if notice:
             typer.echo(notice, err=True)

@@ -30,7 +30,7 @@ from fusion.evaluation.evaluate import (
 from fusion.imageio import write_atomic
 from fusion.segmenters import choose_segmenter
 from service.cli.errors import EXIT_ITEM_FAILED, user_errors
-from service.cli.models import models_dir_option
+from service.cli.models import SEGMENTER_HELP, models_dir_option
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -40,12 +40,13 @@ def eval_command(
         ..., help="Folder with images/NAME.jpg + masks/NAME.png (and optionally prompts.csv)."
     ),
     segmenter_name: str = typer.Option(
-        "auto", "--segmenter", help="Backend to evaluate: auto (neural when its models are in --models, else "
-        "classical) | neural | classical."
+        "auto", "--segmenter", help="Backend to evaluate: " + SEGMENTER_HELP
     ),
     models: Path = models_dir_option(),
     baseline: list[str] = typer.Option(
-        [], "--baseline", help="Also run this baseline on the same images (e.g. grabcut-rect); repeatable."
+        [], "--baseline",
+        help="Also run this on the same images, repeatable: grabcut-rect, classical (the weight-free pipeline), "
+        "raw-model (with --segmenter salient: its model alone, no pipeline).",
     ),
     studio: bool = typer.Option(
         False, "--studio", help="Also score studio-style composites built on the fly from the foregrounds."

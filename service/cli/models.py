@@ -39,6 +39,12 @@ models_app = typer.Typer(
 )
 
 
+SEGMENTER_HELP = (
+    "auto (neural when both its models are in --models, else salient when a cut-out model is, else classical) "
+    "| neural | salient | classical."
+)
+
+
 def models_dir_option() -> Path:
     """The shared `--models DIR` option (also read from PROMPTCUT_MODELS)."""
     return typer.Option(

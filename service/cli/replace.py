@@ -27,7 +27,7 @@ from fusion.segmenters import choose_segmenter
 from service.cli.batch import BatchSettings, run_batch
 from service.cli.errors import EXIT_ITEM_FAILED, fail, user_errors
 from service.cli.inputs import collect_inputs, read_titles
-from service.cli.models import models_dir_option
+from service.cli.models import SEGMENTER_HELP, models_dir_option
 from service.engine.options import parse_size, resolve_background
 
 
@@ -61,7 +61,7 @@ def replace(
     sharpen_amount: float = typer.Option(0.0, "--sharpen", help="Sharpen before segmenting (0 = off)."),
     segmenter_name: str = typer.Option(
         "auto", "--segmenter",
-        help="auto (neural when its models are in --models, else classical) | neural | classical.",
+        help=SEGMENTER_HELP,
     ),
     models: Path = models_dir_option(),
     threads: int = typer.Option(

@@ -36,13 +36,13 @@ def serve(
     queue_size: Optional[int] = typer.Option(
         None, "--queue-size", help="Requests waiting for a worker before 429 (default 8)."
     ),
-    segmenter: Optional[str] = typer.Option(None, "--segmenter", help="auto | neural | classical (default auto)."),
-    models: Optional[Path] = typer.Option(None, "--models", help="Neural model folder (env PROMPTCUT_MODELS)."),
+    segmenter: Optional[str] = typer.Option(
+        None, "--segmenter", help="auto | neural | salient | classical (default auto)."
+    ),
+    models: Optional[Path] = typer.Option(None, "--models", help="Model folder (env PROMPTCUT_MODELS)."),
     log_level: str = typer.Option("info", "--log-level", help="critical | error | warning | info | debug."),
 ) -> None:
     """Serve the HTTP API, the seller page (/) and the API docs (/docs)."""
-
-
     overrides = {
         "host": host, "port": port, "data_dir": data_dir, "database_url": database_url, "workers": workers,
         "queue_size": queue_size, "segmenter": segmenter, "models": models,

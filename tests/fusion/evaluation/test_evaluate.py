@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from fusion.errors import DatasetError, InvalidOptionError
 from fusion.evaluation import evaluate as ev
 from service.cli import eval as cli_eval
-from tests.helpers import run_cli
+from tests.helpers import build_tiny_cutout_model, require_modules, run_cli
 
 SIZE = 20  # fixture images are SIZE×SIZE
 
@@ -378,3 +378,35 @@ def test_unknown_baseline_lists_names():
 
     with pytest.raises(InvalidOptionError, match="grabcut-rect"):
         get_baseline("nope")
+
+
+# --- a model backend beside its model alone and the classical pipeline ----------------------------------------
+
+
+@pytest.fixture
+def cutout_model_dir(tmp_path: Path) -> Path:
+    require_modules("onnx", "onnxruntime")
+    from fusion.segmenters.cutout_models import add_cutout_model
+
+    add_cutout_model(tmp_path / "models", "isnet-tiny", build_tiny_cutout_model(tmp_path / "isnet-tiny.onnx"))
+    return tmp_path / "models"
+
+
+def test_raw_model_and_classical_run_beside_the_salient_pipeline(dataset_dir: Path, cutout_model_dir: Path):
+    from fusion.segmenters import choose_segmenter
+
+    methods = ev.build_methods(choose_segmenter("salient", cutout_model_dir), ["raw-model", "classical"])
+    assert [(m.name, m.role) for m in methods] == [("salient", "ours"), ("raw-model", "baseline"),
+                                                   ("classical", "baseline")]
+    report = ev.evaluate(ev.load_dataset(dataset_dir), methods, ev.EvalOptions(workers=1))
+    scored = {s.method for s in report.scores}
+    assert scored == {"salient", "raw-model", "classical"}
+    raw = methods[1].predict(np.full((30, 40, 3), 128, np.uint8), None)
+    assert raw.shape == (30, 40) and raw.dtype == np.float32 and 0.0 <= raw.min() <= raw.max() <= 1.0
+
+
+def test_comparisons_that_make_no_sense_are_refused_before_any_work(cutout_model_dir: Path):
+    with pytest.raises(InvalidOptionError, match="raw-model compares the salient backend"):
+        ev.build_methods("classical", ["raw-model"])
+    with pytest.raises(InvalidOptionError, match="needs another --segmenter"):
+        ev.build_methods("classical", ["classical"])

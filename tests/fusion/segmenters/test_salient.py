@@ -10,12 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import SAMPLES, require_modules, run_cli
+from tests.helpers import SAMPLES, build_tiny_cutout_model, require_modules, run_cli
 
 require_modules("onnx", "onnxruntime")
-
-import onnx  # noqa: E402
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from fusion.errors import ModelLoadError, ModelNotFoundError  # noqa: E402
 from fusion.segmenters import choose_segmenter, get_segmenter  # noqa: E402
@@ -33,37 +30,13 @@ from fusion.segmenters.models import DEFAULT_MODEL_IDS, model_folder  # noqa: E4
 from fusion.segmenters.salient import foreground_parts, prepare_input, read_output  # noqa: E402
 from prompting.types import PromptSet  # noqa: E402
 
-SIDE = 32
-
-
-def tiny_model(path: Path, *, side: int | None = SIDE, sigmoid: bool = True, seed: int = 0) -> Path:
-    """One 3×3 convolution (3 → 1 channels), then a sigmoid unless `sigmoid` is False (a logits model).
-    `side=None` gives a graph with dynamic height and width."""
-    rng = np.random.default_rng(seed)
-    weight = numpy_helper.from_array(rng.normal(0, 0.5, (1, 3, 3, 3)).astype(np.float32), "weight")
-    bias = numpy_helper.from_array(np.zeros(1, np.float32), "bias")
-    dims = [1, 3, side, side] if side else [1, 3, "height", "width"]
-    out_dims = [1, 1, side, side] if side else [1, 1, "height", "width"]
-    nodes = [helper.make_node("Conv", ["image", "weight", "bias"], ["logits" if sigmoid else "mask"], pads=[1] * 4)]
-    if sigmoid:
-        nodes.append(helper.make_node("Sigmoid", ["logits"], ["mask"]))
-    graph = helper.make_graph(
-        nodes, "tiny-cutout",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, dims)],
-        [helper.make_tensor_value_info("mask", TensorProto.FLOAT, out_dims)],
-        initializer=[weight, bias],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
+SIDE = 32  # the tiny models' input side (build_tiny_cutout_model)
 
 
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "models"
-    add_cutout_model(folder, "isnet-tiny", tiny_model(tmp_path / "isnet-tiny.onnx"))
+    add_cutout_model(folder, "isnet-tiny", build_tiny_cutout_model(tmp_path / "isnet-tiny.onnx"))
     return folder
 
 
@@ -158,7 +131,8 @@ def test_a_logits_model_with_dynamic_size_runs_with_a_given_contract(tmp_path) -
     contract = tmp_path / "birefnet.json"
     contract.write_text(json.dumps({"input_size": [24, 16], "mean": [123.675, 116.28, 103.53],
                                     "std": [58.395, 57.12, 57.375], "sigmoid": True}))
-    add_cutout_model(tmp_path / "m", "mine", tiny_model(tmp_path / "x.onnx", side=None, sigmoid=False), contract)
+    logits = build_tiny_cutout_model(tmp_path / "x.onnx", side=None, sigmoid=False)
+    add_cutout_model(tmp_path / "m", "mine", logits, contract)
     evidence = get_segmenter("salient", model_dir=tmp_path / "m").segment(photo(), PromptSet())
     assert 0.0 <= evidence.heatmap.min() and evidence.heatmap.max() <= 1.0 and evidence.heatmap.std() > 0
 
@@ -166,7 +140,7 @@ def test_a_logits_model_with_dynamic_size_runs_with_a_given_contract(tmp_path) -
 def test_auto_prefers_neural_then_salient_then_classical(tmp_path) -> None:
     models = tmp_path / "models"
     assert choose_segmenter("auto", models).name == "classical"
-    add_cutout_model(models, "u2net-tiny", tiny_model(tmp_path / "u.onnx"))
+    add_cutout_model(models, "u2net-tiny", build_tiny_cutout_model(tmp_path / "u.onnx"))
     assert choose_segmenter("auto", models).name == "salient"
     assert choose_segmenter("salient", models).build().model_name == "u2net-tiny"
     for model_id in DEFAULT_MODEL_IDS:  # what `is_present` looks for: a config and a weights file
@@ -179,7 +153,7 @@ def test_auto_prefers_neural_then_salient_then_classical(tmp_path) -> None:
 
 def test_several_models_the_preferred_one_wins(tmp_path) -> None:
     for name in ("zz-isnet", "isnet-general-use", "u2net"):
-        add_cutout_model(tmp_path, name, tiny_model(tmp_path / f"{name}.onnx"))
+        add_cutout_model(tmp_path, name, build_tiny_cutout_model(tmp_path / f"{name}.onnx"))
     assert installed_cutout_models(tmp_path) == ["isnet-general-use", "u2net", "zz-isnet"]
 
 
@@ -187,13 +161,13 @@ def test_missing_unknown_and_broken_models_are_one_line_errors(tmp_path) -> None
     with pytest.raises(ModelNotFoundError, match="no cut-out model in .*models add NAME FILE.onnx"):
         choose_segmenter("salient", tmp_path / "empty")
     with pytest.raises(ModelLoadError, match="name it after its family"):
-        add_cutout_model(tmp_path / "m", "mystery", tiny_model(tmp_path / "plain.onnx"))
+        add_cutout_model(tmp_path / "m", "mystery", build_tiny_cutout_model(tmp_path / "plain.onnx"))
     broken = tmp_path / "isnet-broken.onnx"
     broken.write_bytes(b"not a graph")
     with pytest.raises(ModelLoadError, match="not a loadable ONNX model"):
         add_cutout_model(tmp_path / "m", "isnet-broken", broken)
     with pytest.raises(ModelLoadError, match="model name"):
-        add_cutout_model(tmp_path / "m", "../escape", tiny_model(tmp_path / "isnet-ok.onnx"))
+        add_cutout_model(tmp_path / "m", "../escape", build_tiny_cutout_model(tmp_path / "isnet-ok.onnx"))
     assert not (tmp_path / "m" / "cutout").exists() or installed_cutout_models(tmp_path / "m") == []
 
 
@@ -212,7 +186,8 @@ def test_pull_without_network_is_a_typed_one_line_error(tmp_path, monkeypatch) -
 
 def test_the_cli_registers_a_model_and_replaces_with_it(tmp_path) -> None:
     models = tmp_path / "models"
-    added = run_cli("models", "add", "isnet-tiny", str(tiny_model(tmp_path / "t.onnx")), "--models", str(models))
+    onnx_file = build_tiny_cutout_model(tmp_path / "t.onnx")
+    added = run_cli("models", "add", "isnet-tiny", str(onnx_file), "--models", str(models))
     assert added.returncode == 0, added.stderr
     status = run_cli("models", "status", "--models", str(models), "--json")
     assert status.returncode == 0, status.stderr
@@ -227,3 +202,11 @@ def test_the_cli_registers_a_model_and_replaces_with_it(tmp_path) -> None:
     assert (out / "coffee-cup.png").is_file()
     missing = run_cli("models", "add", "isnet-x", str(tmp_path / "absent.onnx"), "--models", str(models))
     assert missing.returncode != 0 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_the_service_picks_and_loads_the_cutout_model_once_at_start(model_dir, tmp_path) -> None:
+    from service.jobs.startup import build_segmenter
+    from service.settings import Settings
+
+    segmenter, notice = build_segmenter(Settings(data_dir=tmp_path / "data", models=model_dir, torch_threads=2))
+    assert segmenter.name == "salient" and segmenter.loaded and notice is None and segmenter.threads == 2
