@@ -11,7 +11,9 @@ _BASE_COLOURS = """
 _COLOUR_MODIFIERS = (
     "light dark pale deep bright hot baby navy royal forest olive hunter sky dusty rose off neon"
 ).split()
-_MULTIWORD_COLOURS = ["rose gold", "space grey", "space gray", "off white", "off-white", "sky blue", "navy blue"]
+_MULTIWORD_COLOURS = [
+    "rose gold", "space grey", "space gray", "off white", "off-white", "sky blue", "navy blue", "jet black",
+]
 
 _MATERIALS = """
     leather suede cotton linen wool merino cashmere silk satin velvet denim canvas nylon polyester fleece

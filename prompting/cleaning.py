@@ -28,7 +28,7 @@ _SIZE_VALUE = (
 _UNITS = (
     r"fl\.?\s*oz|oz|ounces?|ml|cl|l|liters?|litres?|qt|quarts?|gal(?:lons?)?|mg|g|grams?|kg|lbs?|pounds?|"
     r"mm|cm|m|meters?|metres?|in|inch(?:es)?|ft|feet|foot|\"|''|'|w|watts?|v|volts?|mah|gb|tb|mb|hz|mp|"
-    r"ct|ctw|k|p|pcs?|yds?|yards?|degrees?|f|c|t|mos?|months?|yrs?|years?|y"
+    r"ct|ctw|k|p|pcs?|yds?|yards?|degrees?|f|c|t|mos?|months?|yrs?|years?|y|iu"
 )
 _MARKETING = (
     r"free\s+(?:shipping|delivery|returns)|fast\s+(?:shipping|delivery)|ships?\s+(?:free|today|fast)|"
@@ -41,18 +41,30 @@ _MARKETING = (
     r"(?:mother|father|valentine|christmas|xmas|birthday|holiday|easter)(?:'?s)?(?:\s+day)?\s+gifts?"
 )
 
+# Scale ratios ("1:144", "1/72 Scale", "Scale 1:35"), before the SKU pattern would read "Model 1:144" as an id.
+# A slash ratio followed by a unit is a fraction ("1/16 inch") and is left to the measure pattern.
+_RATIO = (
+    r"(?:\bscale\s*)?\b(?:\d+\s*:\s*\d+|1\s*/\s*\d{2,})\b(?!\s*-?\s*(?:" + _UNITS + r")(?![a-z]))"
+    r"(?:\s*-?\s*scale\b)?"
+)
+# "w/ Gig Bag", "w/o Box": spelt out before "/" splits the title into segments.
+_ABBREVIATIONS = ((re.compile(r"(?<![\w/])w/o\b"), " without "), (re.compile(r"(?<![\w/])w/"), " with "))
+
 _NOISE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     re.compile(pattern)
     for pattern in (
+        _RATIO,
         # SKUs and model numbers: a keyword followed by an id that contains a digit, or "#id".
         r"\b(?:sku|model|item|ref|part|mpn|upc|ean|asin|style|art)\.?\s*(?:no\.?|number|num|#)?\s*[:#.]?\s*"
         r"(?=[\w-]*\d)[\w-]+",
         r"#\s*[\w-]+",
         r"\b(?:" + _MARKETING + r")\b!*",
-        r"\b(?:19|20)\d{2}\b",  # years ("2024 model")
+        r"\b(?:19|20)\d{2}(?:\s+model)?\b",  # years ("2024 model")
         # Pack counts and quantities.
         r"\b(?:set|pack|box|lot|bundle|case|kit|bag)\s+of\s+\d+\b",
-        r"\b\d+\s*-?\s*(?:pack|packs|pk|pcs?|pieces?|pairs?|count|sets?|units?|rolls?|sheets?|shades|colors|colours)\b",
+        r"\b\d+\s*-?\s*(?:pack|packs|pk|pcs?|pieces?|pairs?|count|sets?|units?|rolls?|sheets?|shades|colors|colours|"
+        r"pages?|pgs?|servings?|capsules?|caps|tablets|softgels?|gummies|pods?|wipes?|sachets?|refills?|"
+        r"players?|persons?|people)\b",
         r"\bpairs?(?:\s+of)?\b|\b(?:multi|value|variety)[\s-]?pack\b|\bbulk\b",
         r"\b(?:x\d+|\d+x)\b",
         # Sizes: named sizes, "Size 10", letter sizes, shoe sizes, ranges like "0-3 months".
@@ -65,12 +77,13 @@ _NOISE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         # Measures and dimensions ("12oz", "10.25 Inch", "18\"", "50x70cm", "13-inch").
         r"\d+(?:[.,/]\d+)?(?:\s*[x×*]\s*\d+(?:[.,/]\d+)?){0,2}\s*-?\s*(?:" + _UNITS + r")(?![a-z])",
         r"\d+(?:[.,/]\d+)?(?:\s*[x×*]\s*\d+(?:[.,/]\d+)?){1,2}",
+        r"\b(?:ho|oo|n|o|z|tt|g)\s*-?\s*scale\b",  # model-railway gauges ("HO Scale")
     )
 )
 
 # Words dropped wherever they stand: leftovers of sizes and measures, shop talk.
 _NOISE_WORDS = frozenset(
-    "inch inches size sizes months years yrs ages age approx model version lot multipack "
+    "inch inches size sizes months years yrs ages age approx version lot multipack "
     "edition pcs pc piece pieces count".split()
 )
 
@@ -108,6 +121,12 @@ def strip_symbols(text: str) -> str:
     return "".join(kept)
 
 
+def _expand_abbreviations(text: str) -> str:
+    for pattern, replacement in _ABBREVIATIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def _remove_noise(text: str) -> str:
     for pattern in _NOISE_PATTERNS:
         text = pattern.sub(f" {BREAK} ", text)
@@ -137,7 +156,7 @@ def _segments(text: str) -> tuple[tuple[str, ...], ...]:
 
 def clean_title(title: str, max_chars: int = MAX_TITLE_CHARS) -> CleanedTitle:
     """Split a raw title into cleaned word segments (see module docstring). Never raises; may be empty."""
-    text = strip_symbols(title[: max_chars * 2])[:max_chars].lower()
+    text = _expand_abbreviations(strip_symbols(title[: max_chars * 2])[:max_chars].lower())
     asides = [next(group for group in match.groups() if group is not None) for match in _BRACKETS.finditer(text)]
     text = _BRACKETS.sub(" , ", text)
     aside_segments = tuple(segment for aside in asides for segment in _segments(aside))

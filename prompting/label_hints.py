@@ -76,6 +76,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "microwave": ("microwave",), "refrigerator": ("refrigerator",), "fridge": ("refrigerator",),
     "backpack": ("backpack",), "handbag": ("handbag",), "suitcase": ("suitcase",), "bench": ("bench",),
     "shirt": ("person",), "dress": ("person",), "jacket": ("person",), "coat": ("person",),
+    "notebook": ("book",), "journal": ("book",), "diary": ("book",), "planner": ("book",),
+    "sketchbook": ("book",), "notepad": ("book",), "album": ("book",), "binder": ("book",),
 }
 
 

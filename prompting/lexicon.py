@@ -65,10 +65,10 @@ _NOUNS_BY_CATEGORY: dict[str, str] = {
         television tv remote tracker e-reader radio
     """,
     "toys": """
-        helicopter airplane plane boat rocket tractor excavator slime stacker mobile playmat swing
-        trampoline float toy doll plush puzzle block lego figure figurine car truck train robot
-        dinosaur unicorn kite yo-yo rattle teether blaster bike tricycle scooter playset dollhouse
-        tile
+        helicopter airplane plane jet boat sailboat ship rocket tractor excavator locomotive slime
+        stacker mobile playmat swing trampoline float toy doll plush puzzle block lego figure figurine
+        car truck train robot dinosaur unicorn kite yo-yo rattle teether blaster bike tricycle scooter
+        playset dollhouse tile model
     """,
     "beauty": """
         sponge applicator tweezers nail-clipper lipstick lipgloss mascara eyeliner eyeshadow
@@ -82,6 +82,14 @@ _NOUNS_BY_CATEGORY: dict[str, str] = {
         bat club helmet dumbbell barbell kettlebell tent skateboard surfboard snowboard ski paddle
         treadmill bicycle goggles
     """,
+    "music": """
+        guitar ukulele banjo mandolin violin viola cello bass drum cajon tambourine harmonica flute
+        clarinet saxophone trumpet trombone piano kalimba metronome tuner amplifier
+    """,
+    "stationery": """
+        notebook journal diary planner sketchbook notepad book album binder folder pen pencil marker
+        crayon eraser stapler envelope bookmark calendar
+    """,
 }
 
 # Multi-word product names, matched before single words (the last word may be plural in the title).
@@ -93,7 +101,7 @@ _COMPOUND_NAMES = """
     hair_dryer hair_straightener flat_iron nail_polish lip_balm yoga_mat resistance_band trekking_pole
     snorkel_mask golf_ball sleeping_bag jump_rope wall_hanging string_light fairy_light rolling_pin
     bird_feeder piggy_bank snow_globe jewelry_box power_bank record_player sheet_mask gift_card
-    cell_phone eau_de_parfum eau_de_toilette
+    cell_phone eau_de_parfum eau_de_toilette memory_card scale_model model_kit ring_light tea_light
 """.split()
 COMPOUNDS: dict[tuple[str, ...], str] = {
     tuple(name.replace("-", "_").split("_")): name.replace("_", " ") for name in _COMPOUND_NAMES
@@ -111,7 +119,9 @@ ALIASES: dict[str, str] = {
 }
 
 # Nouns that name a kind of thing only loosely; a specific noun anywhere in the phrase wins over them.
-GENERIC = _words("toy set kit gift decor accessory tool item product bundle collection piece organizer holder")
+# A model names what it models: "Rocket Scale Model Kit" → rocket, "Model Train" → train.
+GENERIC = _words("toy set kit gift decor accessory tool item product bundle collection piece organizer holder model")
+GENERIC |= {"scale model", "model kit"}
 
 # Accessory heads: "<noun> case" names a different product than "case" alone, so keep the pair.
 ACCESSORY_HEADS = _words("case cover stand holder band strap mount sleeve frame charger protector")
@@ -122,6 +132,9 @@ PLURAL_ONLY = _words(
     "scissors tongs pliers binoculars chopsticks swim-trunks trunks cutlery"
 )
 
+# Count words that say how much, never what ("160 Pages", "60 Servings"), even when their number is lost.
+COUNT_WORDS = _words("page pages count counts serving servings capsule capsules softgel softgels")
+
 # Words that never name the product themselves (people, audiences, grammar).
 AUDIENCE = _words(
     "men man mens women woman womens ladies lady girl girls boy boys kid kids child children baby babies "
@@ -131,6 +144,21 @@ AUDIENCE = _words(
 # Prepositions that end the noun phrase ("Mug with Lid", "Case for iPhone", "Dress in Red").
 PHRASE_ENDERS = _words("for with in by from featuring feat w without on to of fits fit compatible")
 CONJUNCTIONS = _words("and & + or")
+
+# Words that open a clause listing what comes with the product or without it ("Guitar Kit with Gig Bag",
+# "Drill incl. Charger"): the clause names the product only when nothing before it does.
+CLAUSE_OPENERS = _words("with without including incl includes")
+# "Cream + Roller", "Toothbrush Plus 4 Heads" and "Watch and Free Strap" open one only after a product noun;
+# elsewhere they join words ("Soft + Cozy Blanket", "Mom + Baby Pajamas") or name a model ("iPhone 15 Plus").
+EXTRA_JOINERS = _words("plus +")
+# After these, "with" says what the product works with or is made of, not what comes with it: "Compatible with
+# iPhone 15 Case" and "Handmade with Love Coffee Mug" read on as one phrase.
+DESCRIBED_WITH = _words(
+    "compatible works work fits fit made handmade designed crafted filled printed decorated engraved "
+    "personalized personalised paired"
+)
+# "... Batteries (Not) Included": the word before names something in the box, not the product.
+INCLUDED = "included"
 
 # Words that turn the noun before them into a description ("Unicorn Print Backpack", "Shark Pattern").
 PATTERN_WORDS = _words("print printed pattern patterned design motif theme themed style shaped")
@@ -164,7 +192,8 @@ _COMPOUND_CATEGORY = {
     "nail polish": "beauty", "lip balm": "beauty", "sheet mask": "beauty", "yoga mat": "sports",
     "resistance band": "sports", "trekking pole": "sports", "snorkel mask": "sports", "golf ball": "sports",
     "sleeping bag": "sports", "jump rope": "sports", "power bank": "electronics", "record player": "electronics",
-    "gift card": "other", "cell phone": "electronics",
+    "gift card": "other", "cell phone": "electronics", "memory card": "electronics", "scale model": "toys",
+    "model kit": "toys", "ring light": "electronics", "tea light": "home",
     "e-reader": "electronics", "television": "electronics", "jewellery": "jewellery", "perfume": "beauty",
 }
 NOUN_CATEGORY.update({noun: category for noun, category in _COMPOUND_CATEGORY.items() if noun not in NOUN_CATEGORY})

@@ -19,6 +19,8 @@ NEGATIVES_BY_CATEGORY: dict[str, tuple[str, ...]] = {
     "toys": ("hand", "child", "table", "floor"),
     "beauty": ("hand", "skin", "face", "table"),
     "sports": ("person", "hand", "floor", "grass"),
+    "music": ("person", "hand", "stand", "floor"),
+    "stationery": ("hand", "desk", "table"),
 }
 
 

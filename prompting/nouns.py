@@ -6,10 +6,14 @@ with Lid" → the phrase before "with" → its run of nouns "coffee? mug" → th
 2. inside a segment, the words before a preposition (for/with/in...), one conjunct at a time ("Shampoo and
    Conditioner" → shampoo), then the words after it ("Ride On Balance Bike" → bike);
 3. the first run of consecutive product nouns; its last specific noun is the product. Generic nouns (toy,
-   set, kit) count only when nothing specific is found; an accessory head keeps its owner ("laptop stand").
+   set, kit, model) count only when nothing specific is found ("Rocket Scale Model Kit" → rocket); an
+   accessory head keeps its owner ("laptop stand", "toothbrush holder").
 Colour and material words never name the product unless nothing else does ("Hand Cream" → cream).
 When no known noun is found, the last content word of the first segment is returned as a guess
 (`known=False`), so a catalogue in another language still gets a usable prompt.
+Clauses about what comes with the product ("w/ Gig Bag", "incl. Charger", "Cream + Roller", "and Free
+Strap", "Batteries Included") are read only after all of that, guess included: they list accessories.
+Counts ("Pages", "Servings") never name the product.
 """
 
 from __future__ import annotations
@@ -115,13 +119,24 @@ def _modifier_at(words: tuple[str, ...], i: int) -> int:
     return 0
 
 
+def _kind(noun: str) -> str:
+    if noun in lexicon.ACCESSORY_HEADS:
+        return "accessory"  # before generic: "toothbrush holder" is a holder, not a toothbrush
+    return "generic" if noun in lexicon.GENERIC else "specific"
+
+
+def _names_nothing(word: str) -> bool:
+    """Removed noise, people ("women") and counts ("pages"): never the product."""
+    return word == BREAK or word in lexicon.AUDIENCE or word in lexicon.COUNT_WORDS
+
+
 def _units(words: tuple[str, ...], offset: int, attributes_name: bool) -> list[_Unit]:
     units, i = [], 0
     while i < len(words):
         word = words[i]
         compound, length = _compound_at(words, i)
         if compound:
-            units.append(_Unit(compound, "specific", offset + i, offset + i + length))
+            units.append(_Unit(compound, _kind(compound), offset + i, offset + i + length))
             i += length
             continue
         length = _modifier_at(words, i)
@@ -134,17 +149,13 @@ def _units(words: tuple[str, ...], offset: int, attributes_name: bool) -> list[_
             units.append(_Unit("", "other", offset + i, offset + i + length))
             i += length
             continue
-        noun = _lookup(word) if word != BREAK and word not in lexicon.AUDIENCE else ""
+        noun = "" if _names_nothing(word) else _lookup(word)
         if noun and i + 1 < len(words) and words[i + 1] in lexicon.PATTERN_WORDS:
             noun = ""  # "unicorn print": a description, not the product
         if word == BREAK:
             units.append(_Unit("", "break", offset + i, offset + i + 1))
-        elif noun in lexicon.GENERIC:
-            units.append(_Unit(noun, "generic", offset + i, offset + i + 1))
-        elif noun in lexicon.ACCESSORY_HEADS:
-            units.append(_Unit(noun, "accessory", offset + i, offset + i + 1))
         elif noun:
-            units.append(_Unit(noun, "specific", offset + i, offset + i + 1))
+            units.append(_Unit(noun, _kind(noun), offset + i, offset + i + 1))
         elif word in lexicon.MODEL_WORDS:
             units.append(_Unit("", "transparent", offset + i, offset + i + 1))
         else:
@@ -217,22 +228,73 @@ def _search(segment: tuple[str, ...], attributes_name: bool) -> NounMatch | None
     return generic
 
 
-def _guess(cleaned: CleanedTitle) -> NounMatch | None:
-    for index, segment in enumerate(cleaned.segments):
+def _opens_clause(words: tuple[str, ...], i: int) -> bool:
+    word, before = words[i], words[i - 1] if i > 0 else ""
+    if word in lexicon.CLAUSE_OPENERS:
+        return not (word == "with" and before in lexicon.DESCRIBED_WITH)  # "Compatible with iPhone 15 Case"
+    joins_extra = word in lexicon.EXTRA_JOINERS or (word in lexicon.CONJUNCTIONS and words[i + 1 : i + 2] == ("free",))
+    if not joins_extra or before == BREAK:
+        return False  # after a removed number "plus" and "+" belong to it: "iPhone 15 Plus", "Ages 8+", "SPF 50+"
+    return any(_lookup(word) for word in words[:i] if not _names_nothing(word))
+
+
+def _clause_flags(words: tuple[str, ...]) -> list[bool]:
+    """For each word: is it part of a clause about what comes with the product ("with Gig Bag", "incl.
+    Charger", "+ Roller", "and Free Strap" up to the segment's end; "Batteries (Not) Included")?"""
+    flags = [False] * len(words)
+    for i in range(len(words)):
+        if _opens_clause(words, i):
+            flags[i:] = [True] * (len(words) - i)
+            break
+        if _ends_included(words, i):
+            start = max(i - 2 if words[i - 1 : i] == ("not",) else i - 1, 0)
+            flags[start : i + 1] = [True] * (i + 1 - start)
+    return flags
+
+
+def _ends_included(words: tuple[str, ...], i: int) -> bool:
+    """Does words[i] end "Batteries (Not) Included"? Only at a phrase's end: "Teddy Bear Included Gift Bag"
+    is a teddy bear."""
+    after = words[i + 1] if i + 1 < len(words) else BREAK
+    ends = after == BREAK or after in lexicon.CONJUNCTIONS or after in lexicon.PHRASE_ENDERS
+    return words[i] == lexicon.INCLUDED and ends
+
+
+def _split_clauses(segment: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the product's own words, the accessory-clause words), each as long as `segment` with the other's
+    words replaced by BREAK, so token positions still index the segment."""
+    flags = _clause_flags(segment)
+    own = tuple(BREAK if flag else word for word, flag in zip(segment, flags, strict=True))
+    clause = tuple(word if flag else BREAK for word, flag in zip(segment, flags, strict=True))
+    return own, clause
+
+
+def _find_known(segments: tuple[tuple[str, ...], ...]) -> NounMatch | None:
+    for attributes_name in (False, True):  # colour/material words ("cream", "glass") only as a last resort
+        for index, segment in enumerate(segments):
+            match = _search(segment, attributes_name)
+            if match:
+                return NounMatch(match.noun, match.category, index, match.start, match.end)
+    return None
+
+
+def _guess(segments: tuple[tuple[str, ...], ...]) -> NounMatch | None:
+    for index, segment in enumerate(segments):
         end = next((i for i, w in enumerate(segment) if i > 0 and w in lexicon.PHRASE_ENDERS), len(segment))
         for i in range(end - 1, -1, -1):
             word = segment[i]
-            content = word != BREAK and word not in lexicon.AUDIENCE and word not in lexicon.CONJUNCTIONS
-            if content and not attribute_kind(segment, i)[0]:
+            if not _names_nothing(word) and word not in lexicon.CONJUNCTIONS and not attribute_kind(segment, i)[0]:
                 return NounMatch(singular(word), "other", index, i, i + 1, known=False)
     return None
 
 
 def find_noun(cleaned: CleanedTitle) -> NounMatch | None:
-    """The product noun of a cleaned title, or None when the title has no content words at all."""
-    for attributes_name in (False, True):  # colour/material words ("cream", "glass") only as a last resort
-        for index, segment in enumerate((*cleaned.segments, *cleaned.asides)):
-            match = _search(segment, attributes_name)
-            if match:
-                return NounMatch(match.noun, match.category, index, match.start, match.end)
-    return _guess(cleaned)
+    """The product noun of a cleaned title, or None when the title has no content words at all.
+
+    Accessory clauses are read last: a guess at the title's own words beats a known noun in "w/ Gig Bag".
+    """
+    split = [_split_clauses(segment) for segment in (*cleaned.segments, *cleaned.asides)]
+    own = tuple(words for words, _ in split)
+    clauses = tuple(words for _, words in split)
+    titled = len(cleaned.segments)  # guesses come from the title proper, not from its brackets
+    return _find_known(own) or _guess(own[:titled]) or _find_known(clauses) or _guess(clauses[:titled])

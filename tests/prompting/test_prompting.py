@@ -123,6 +123,13 @@ def _words(title: str) -> set[str]:
         ("Candle 🔥✨ Gift for Her", {"gift", "her"}),
         ("Mattress Queen Size", {"queen", "size"}),
         ("Sneakers US 9", {"us", "9"}),
+        ("Spiral Notebook 160 Pages", {"160", "pages"}),
+        ("Protein Powder 30 Servings", {"30", "servings"}),
+        ("Multivitamin 90 Tablets", {"90", "tablets"}),
+        ("Card Game 2-6 Players", {"players"}),
+        ("Rocket Model Kit 1:144", {"1", "144"}),
+        ("Fighter Jet 1/72 Scale", {"scale"}),
+        ("HO Scale Locomotive", {"ho", "scale"}),
     ],
 )
 def test_noise_is_removed(title: str, dropped: set[str]) -> None:
@@ -141,6 +148,89 @@ def test_colour_and_material_are_kept_even_in_brackets() -> None:
 def test_removed_noise_does_not_join_words() -> None:
     # "Necklace 18" Chain" must not read as "necklace chain" → chain.
     assert build_prompts('Heart Pendant Necklace 18" Chain').noun == "necklace"
+
+
+# --- accessory clauses, counts and compound modifiers ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "noun", "category"),
+    [
+        ("Travel Guitar Kit w/ Gig Bag", "guitar", "music"),
+        ("Concert Ukulele incl. Gig Bag and Strap", "ukulele", "music"),
+        ("Night Cream with Applicator", "cream", "beauty"),  # the head's colour-word noun still beats the clause
+        ("Brightening Eye Cream + Cooling Roller", "cream", "beauty"),
+        ("Robot Toy, Batteries Not Included", "robot", "toys"),
+        ("Remote Control Car Batteries Included", "car", "toys"),
+        ("Pocket Pro with Charging Case - Wireless Earbuds", "earbuds", "electronics"),  # a later segment's head
+        ("Shea Butter Body Cream and Free Travel Pouch", "cream", "beauty"),
+        ("Zorblax X2 (with Charging Cable)", "zorblax", "other"),  # the title's own word, as a guess
+    ],
+)
+def test_an_accessory_clause_does_not_name_the_product(title: str, noun: str, category: str) -> None:
+    prompts = build_prompts(title)
+    assert (prompts.noun, prompts.category) == (noun, category)
+
+
+@pytest.mark.parametrize(
+    ("title", "noun"),
+    [
+        ("W/ Gig Bag", "bag"),  # nothing but a clause: it is all there is
+        ("With Gift Box", "box"),
+        ("iPhone 15 Plus Case", "phone case"),  # "plus" after a model number is part of the model's name
+        ("Electric Toothbrush Plus 4 Brush Heads", "toothbrush"),
+        ("Kids Board Game Ages 8+ with Spinner", "board game"),
+        ("Shampoo + Conditioner", "shampoo"),
+        ("Soft + Cozy Throw Blanket", "blanket"),  # "+" after no product noun joins words
+        ("Compatible with iPhone 15 Case", "phone case"),  # "with" completing "compatible" opens no clause
+        ("Handmade with Love Coffee Mug", "mug"),
+        ("Ceramic Coffee Mug with Lid", "mug"),
+    ],
+)
+def test_clause_words_still_read_sensibly(title: str, noun: str) -> None:
+    assert build_prompts(title).noun == noun
+
+
+@pytest.mark.parametrize(
+    "count",
+    ["160 Pages", "500 Sheets", "12 Count", "24 ct", "3 Pack", "2 Pcs", "100 ml", "64 GB", "60 Servings",
+     "90 Tablets", "120 Softgels", "2-4 Players"],
+)
+def test_a_count_or_measure_never_names_the_product(count: str) -> None:
+    assert build_prompts(f"Spiral Notebook {count}").noun == "notebook"
+    assert build_prompts(f"{count} Spiral Notebook").noun == "notebook"
+    assert build_prompts(f"Yerba Mate {count}").noun == "mate"  # an unknown noun is guessed, not the count
+
+
+@pytest.mark.parametrize(
+    ("title", "noun"),
+    [("Fire HD 10 Tablet", "tablet"), ("MP3 Player with Bluetooth", "player"), ("Card Game 2-6 Players", "game")],
+)
+def test_a_product_named_like_a_count_is_still_found(title: str, noun: str) -> None:
+    assert build_prompts(title).noun == noun
+
+
+@pytest.mark.parametrize(
+    ("title", "noun", "category"),
+    [
+        ("Falcon Rocket Scale Model Kit 1:144", "rocket", "toys"),  # samples/titles.csv
+        ("Scale Model Sailboat, 1:50", "sailboat", "toys"),
+        ("Scale 1:35 Tank Model Kit", "model kit", "toys"),
+        ("Plastic Model Kit", "model kit", "toys"),
+        ("Saturn Rocket Model", "rocket", "toys"),
+        ("Model Train Starter Set", "train", "toys"),
+        ("Ring Light for Streaming", "ring light", "electronics"),
+        ("Tea Lights 50 Pack", "tea light", "home"),
+        ("Tea Light Holder Set, Clear Glass", "tea light holder", "home"),
+        ("Bamboo Toothbrush Holder", "toothbrush holder", "beauty"),
+        ("Digital Kitchen Scale with Bowl", "scale", "kitchen"),  # still a scale where it heads the phrase
+        ("Luggage Scale", "scale", "kitchen"),
+        ("Hiking Boots - 2024 Model", "boot", "shoes"),
+    ],
+)
+def test_a_product_noun_used_as_a_modifier_is_not_the_product(title: str, noun: str, category: str) -> None:
+    prompts = build_prompts(title)
+    assert (prompts.noun, prompts.category) == (noun, category)
 
 
 # --- titles that are odd, empty, huge or only noise --------------------------------------------------------
