@@ -30,6 +30,7 @@ __all__ = [
     "compose",
     "contact_shadow",
     "decontaminate",
+    "is_plain",
     "parse_background",
     "shadow_patch",
 ]
@@ -178,6 +179,13 @@ class Themed:
 
 
 Background = Union[Transparent, Solid, ImageFill, Themed]
+
+
+def is_plain(background: Background) -> bool:
+    """True for a flat colour or transparency, where any leftover of the photo's own backdrop shows (the
+    stricter review, fusion.review); False for a themed or picture backdrop."""
+    return isinstance(background, (Solid, Transparent))
+
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 

@@ -15,6 +15,7 @@ import numpy as np
 from fusion.compose import decontaminate
 from fusion.feather import FeatherOptions, feather, sharpen
 from fusion.protocol import Segmenter
+from fusion.review import measure_cut, require_content
 from fusion.selection import select
 from fusion.types import Cutout, Evidence, Mask
 from prompting.types import PromptSet
@@ -43,8 +44,10 @@ def cut(
 ) -> Cutout:
     """Cut the product out of `image` (H×W×3 uint8 sRGB, full resolution).
 
-    Returns a Cutout with a full-resolution float32 alpha in [0, 1] and decontaminated foreground colours.
+    Returns a Cutout with a full-resolution float32 alpha in [0, 1], decontaminated foreground colours and the
+    review measures. Raises NoProductError, before segmenting, for a photo of one flat colour.
     """
+    require_content(image)
     timings: dict[str, float] = {}
     source = image
     if feather_options.sharpen > 0:
@@ -78,12 +81,15 @@ def cut_from_mask(
     timings: dict[str, float] | None = None,
     notes: tuple[str, ...] = (),
 ) -> Cutout:
-    """feather → decontaminate: a working-resolution selection of `image` → full-resolution Cutout."""
+    """feather → decontaminate → review measures: a working-resolution selection of `image` → full-resolution
+    Cutout."""
     timings = {} if timings is None else timings
     with _timed(timings, "feather"):
         alpha = feather(image, mask, feather_options)
     with _timed(timings, "decontaminate"):
         foreground = decontaminate(image, alpha)
+    with _timed(timings, "review"):
+        measures = measure_cut(mask.confidence, alpha, image)
     return Cutout(
         image=image,
         alpha=alpha,
@@ -92,16 +98,20 @@ def cut_from_mask(
         backend=backend,
         timings=timings,
         notes=notes,
+        measures=measures,
     )
 
 
 def cut_from_own_alpha(image: np.ndarray, alpha: np.ndarray) -> Cutout:
     """A Cutout from an input that already carries transparency (H×W uint8): no segmentation is run,
-    so a seller's hand-made cut-out is never replaced by a worse automatic one."""
+    so a seller's hand-made cut-out is never replaced by a worse automatic one. Its review judges only the
+    shape of the cut (empty, near-full, sliver), not the pixels under the transparency."""
     timings: dict[str, float] = {}
     soft = alpha.astype(np.float32) / 255.0
     with _timed(timings, "decontaminate"):
         foreground = decontaminate(image, soft)
+    with _timed(timings, "review"):
+        measures = measure_cut(1.0, soft, None)
     own = Mask(
         probability=soft,
         binary=soft >= 0.5,
@@ -118,4 +128,5 @@ def cut_from_own_alpha(image: np.ndarray, alpha: np.ndarray) -> Cutout:
         backend="input-alpha",
         timings=timings,
         notes=("input already had transparency; segmentation skipped",),
+        measures=measures,
     )

@@ -7,6 +7,8 @@ from typing import Mapping
 
 import numpy as np
 
+from fusion.review import CutMeasures, Review, judge
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -92,6 +94,7 @@ class Cutout:
     image: H×W×3 uint8 sRGB, the decoded original (EXIF-rotated).
     alpha: H×W float32 in [0, 1].
     foreground: H×W×3 uint8, edge colours decontaminated (use with `alpha` when compositing).
+    measures: what fusion.review measured of the cut (None only for a Cutout built by hand).
     """
 
     image: np.ndarray
@@ -101,11 +104,23 @@ class Cutout:
     backend: str
     timings: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    measures: CutMeasures | None = None
 
-    def metadata(self) -> dict:
+    def review(self, plain_background: bool = True) -> Review:
+        """Does this cut need a person's look before use? plain_background: the output is a flat colour or
+        transparent (the stricter case), not a themed or picture backdrop. fusion.review says how it decides."""
+        if self.measures is None:
+            raise ValueError("this Cutout was built without measures; use fusion.pipeline to make one")
+        return judge(self.measures, plain_background)
+
+    def metadata(self, plain_background: bool = True) -> dict:
+        """JSON-ready: backend, selection, timings_ms, notes, and the review (needs_review, review_reasons,
+        review) for an output on a plain (default) or a themed background."""
+        review = self.review(plain_background).metadata(self.measures, plain_background) if self.measures else {}
         return {
             "backend": self.backend,
             "selection": self.mask.explain(),
             "timings_ms": {k: round(v * 1000, 1) for k, v in self.timings.items()},
             "notes": list(self.notes),
+            **review,
         }

@@ -37,6 +37,14 @@ class ItemOut(BaseModel):
     attempts: int
     error: ItemError | None
     result_url: str | None = Field(description="The current result image; changes with every new version.")
+    needs_review: bool = Field(
+        description="True when the current result is doubtful and a person should look at it before it is "
+        "published (see review_reasons). Always false until the item is done.")
+    review_reasons: list[str] = Field(
+        description="Stable codes, in this order: uniform_photo, low_confidence, empty, near_full, sliver, "
+        "weak_outline, backdrop_not_uniform (only for white, colour or transparent outputs). Empty when "
+        "needs_review is false.")
+    review_messages: list[str] = Field(description="One sentence per reason, same order, for people.")
     original_url: str
     render: dict[str, Any]
     metadata: dict[str, Any] = Field(description="backend, chosen labels, confidence, timings, prompts, notes")
@@ -58,6 +66,8 @@ class JobOut(BaseModel):
     updated_at: datetime
     counts: Counts
     progress: float = Field(description="Finished share of the items, 0..1")
+    needs_review: int | None = Field(
+        default=None, description="How many done items need review (null in listings, which omit items).")
     render: dict[str, Any]
     original_render: dict[str, Any]
     callback_url: str | None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from fusion.compose import Background, Framing
+from fusion.compose import Background, Framing, is_plain
 from fusion.errors import PromptcutError
 from fusion.feather import FeatherOptions
 from fusion.imageio import load_image, write_atomic
@@ -34,12 +34,18 @@ class BatchSettings:
 
 @dataclass(frozen=True)
 class ItemResult:
+    """One file's outcome. needs_review / review_reasons / review_messages: fusion.review's verdict on a done
+    cut (stable codes, and a sentence each), for the background it was put on."""
+
     source: str
     output: str
     status: str  # done | skipped | failed
     error: str = ""
     seconds: float = 0.0
     metadata: dict = field(default_factory=dict)
+    needs_review: bool = False
+    review_reasons: tuple[str, ...] = ()
+    review_messages: tuple[str, ...] = ()
 
 
 def output_path(item: BatchItem, settings: BatchSettings) -> Path:
@@ -71,13 +77,16 @@ def process_item(
     except Exception as exc:  # noqa: BLE001 — an unexpected bug on one file must not lose the batch
         message = f"internal error ({type(exc).__name__}: {exc}); please report it"
         return ItemResult(str(item.source), str(target), "failed", message, time.perf_counter() - start)
-    metadata = cutout.metadata() | {
+    plain = is_plain(settings.background)
+    review = cutout.review(plain)
+    metadata = cutout.metadata(plain) | {
         "title": prompts.title,
         "prompt": prompts.prompt,
         "prompt_source": prompts.source,
         "prompts": prompts.to_dict(),
     }
-    return ItemResult(str(item.source), str(target), "done", seconds=time.perf_counter() - start, metadata=metadata)
+    return ItemResult(str(item.source), str(target), "done", seconds=time.perf_counter() - start, metadata=metadata,
+                      needs_review=review.needs_review, review_reasons=review.reasons, review_messages=review.messages)
 
 
 def run_batch(

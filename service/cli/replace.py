@@ -117,14 +117,18 @@ def replace(
 
     results = _run_with_progress(items, segmenter, settings, title_rows, quiet)
     counts = Counter(r.status for r in results)
+    review = sum(r.needs_review for r in results)
     summary = {
         "done": counts["done"],
+        "needs_review": review,
         "skipped": counts["skipped"],
         "failed": counts["failed"],
         "items": [r.__dict__ for r in results],
     }
+    flagged = f" ({review} need{'s' if review == 1 else ''} review)" if review else ""
     typer.echo(
-        f"{counts['done']} done, {counts['skipped']} skipped (already there), {counts['failed']} failed", err=True
+        f"{counts['done']} done{flagged}, {counts['skipped']} skipped (already there), {counts['failed']} failed",
+        err=True,
     )
     if json_path == "-":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
@@ -152,6 +156,14 @@ def _run_with_progress(items, segmenter, settings, title_rows, quiet):
             if result.status == "failed":
                 console.print(
                     f"[red]failed[/red] {escape(result.source)}: {escape(result.error)}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            elif result.needs_review:
+                why = "; ".join(result.review_messages)
+                console.print(
+                    f"[yellow]needs review[/yellow] {escape(result.source)}: {escape(why)}"
+                    f" \\[{escape(', '.join(result.review_reasons))}]",
                     highlight=False,
                     soft_wrap=True,
                 )

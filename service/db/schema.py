@@ -34,7 +34,10 @@ JOB_STATES = ("queued", "running", "done", "failed")
 
 
 def new_id() -> str:
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(ID_LENGTH))
+    # The first character is alphanumeric: an id starting with "-" reads as an option on a command line
+    # (`promptcut keys revoke -Xy…` failed about once in 64 keys).
+    first = secrets.choice(string.ascii_letters + string.digits)
+    return first + "".join(secrets.choice(_ID_ALPHABET) for _ in range(ID_LENGTH - 1))
 
 
 def utcnow() -> datetime:

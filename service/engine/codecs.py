@@ -8,11 +8,14 @@ Each is chosen to be cheap to write during a cut and cheap to read during a repr
 - selection: which working-resolution pixels were selected, plus everything else feathering depends on
   (the original's digest, the feather options). Deterministic bytes: equal digests ⇔ the stored alpha and
   foreground are still right, so a reprompt that selects the same regions skips feathering.
+- review: the cut's fusion.review measures as JSON (a few hundred bytes), so a theme swap re-judges the cut
+  for its new background without decoding anything.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict
 
 import cv2
@@ -21,6 +24,7 @@ import numpy as np
 from fusion.errors import InvalidArtifactError
 from fusion.feather import FeatherOptions
 from fusion.npz import from_npz, require, to_npz
+from fusion.review import CutMeasures
 from fusion.types import Mask
 
 _PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
@@ -100,12 +104,33 @@ def selection_record(mask: Mask, original_digest: str, feather: FeatherOptions) 
     return to_npz({"selected": np.packbits(mask.binary, axis=None)}, key, compress=("selected",))
 
 
+# ----------------------------------------------------------------------------------------------- review
+
+_REVIEW_VERSION = 1
+
+
+def measures_to_bytes(measures: CutMeasures) -> bytes:
+    return json.dumps({"version": _REVIEW_VERSION, **measures.to_dict()}, sort_keys=True).encode("utf-8")
+
+
+def measures_from_bytes(data: bytes) -> CutMeasures:
+    try:
+        record = json.loads(data.decode("utf-8"))
+        if not isinstance(record, dict) or record.get("version") != _REVIEW_VERSION:
+            raise ValueError("unknown version")
+        return CutMeasures.from_dict(record)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidArtifactError(f"stored review measures are unreadable ({exc})") from None
+
+
 __all__ = [
     "alpha_from_png",
     "alpha_to_png",
     "alpha_to_u8",
     "apply_patch",
     "edge_patch",
+    "measures_from_bytes",
+    "measures_to_bytes",
     "selection_record",
     "sha256",
 ]

@@ -11,6 +11,7 @@ A cut is expensive (segmentation); everything after it is cheap if its inputs ar
     foreground  the decontaminated edge colours (a patch over the decoded original)
     layer       the product framed on its canvas, premultiplied, raw, with its shadow — fusion.product_layer
     output      the encoded result
+    review      the cut's review measures (fusion.review): coverage, outline, backdrop... as JSON
 Then:
 - reprompt: reloads the evidence, lets the segmenter redo only what depends on the text (neural: CLIPSeg
   on the stored working image, never OneFormer; classical: nothing, it cannot read text), selects again, and
@@ -19,8 +20,15 @@ Then:
   background, then encode (JPEG: composited and encoded in strips on all cores, fusion.jpeg). A framing
   change rebuilds the layer from the stored alpha and foreground.
 
+Every result says whether the cut needs a person's look (fusion.review): `needs_review`, `review_reasons`
+(stable codes) and `review` (sentences, measures) in its metadata. A cut measures itself; a reprompt that keeps
+the alpha takes the stored measures with the new confidence; a rerender re-judges the stored measures for the
+new background (a plain one is judged more strictly). A photo of one flat colour fails with no_product
+before it is segmented.
+
 Stage timings (seconds, in each result's metadata): decode, segment, reprompt (the segmenter's prompt step),
-select, feather, decontaminate, frame, background, compose, encode (compose_encode when fused), load, store.
+select, feather, decontaminate, review, frame, background, compose, encode (compose_encode when fused), load,
+store.
 """
 
 from __future__ import annotations
@@ -28,13 +36,13 @@ from __future__ import annotations
 import json
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Protocol
 
 import numpy as np
 
-from fusion.compose import Background, Themed
+from fusion.compose import Background, Themed, is_plain
 from fusion.errors import PromptcutError
 from fusion.evidence_io import evidence_from_bytes, evidence_to_bytes
 from fusion.feather import FeatherOptions, sharpen
@@ -42,6 +50,7 @@ from fusion.imageio import DecodedImage, decode_image, encode_image, encode_jpeg
 from fusion.pipeline import cut_from_evidence, cut_from_mask, cut_from_own_alpha, has_own_cutout
 from fusion.product_layer import ProductLayer, build_layer, composite_layer, layer_from_bytes, layer_to_bytes
 from fusion.protocol import Repromptable, Segmenter
+from fusion.review import CutMeasures, judge, measure_cut, require_content
 from fusion.selection import select
 from fusion.types import Cutout, Evidence, Mask
 from prompting import build_prompts
@@ -53,6 +62,8 @@ from service.engine.codecs import (
     alpha_to_u8,
     apply_patch,
     edge_patch,
+    measures_from_bytes,
+    measures_to_bytes,
     selection_record,
     sha256,
 )
@@ -60,7 +71,7 @@ from service.engine.render_request import RenderRequest
 
 __all__ = ["ARTIFACT_KINDS", "CutResult", "Engine", "MissingArtifactError", "RenderRequest"]
 
-ARTIFACT_KINDS = ("original", "evidence", "selection", "alpha", "foreground", "layer", "output")
+ARTIFACT_KINDS = ("original", "evidence", "selection", "alpha", "foreground", "layer", "output", "review")
 
 REUSED_EVIDENCE_NOTE = "reprompt: the stored segmentation was reused; only prompt-dependent stages ran"
 SAME_SELECTION_NOTE = "reprompt: the same regions were selected, so the stored alpha was reused"
@@ -86,8 +97,10 @@ class CutResult:
     output: the encoded image (content_type, extension say which format).
     metadata: JSON-ready. cut/reprompt: operation, backend, labels, scores, confidence, reason, tie_broken,
         selection (the same, grouped), notes, title, prompt, prompt_source, prompts (PromptSet.to_dict()),
-        render, size [w, h], timings {stage: seconds}; reprompt adds reused {label_map, alpha}.
-        rerender: operation, render, size, timings, layer_reused only — merge it over the item's metadata.
+        render, needs_review, review_reasons, review {messages, plain_background, measures}, size [w, h],
+        timings {stage: seconds}; reprompt adds reused {label_map, alpha}.
+        rerender: operation, render, needs_review, review_reasons, review, size, timings, layer_reused only —
+        merge it over the item's metadata.
     artifacts: kind → digest of the item's current artifacts, all in the store (unchanged kinds included:
         compare with what you had to see what is new).
     """
@@ -171,9 +184,10 @@ class Engine:
             with clock("store"):
                 stored["evidence"] = self.store.put(evidence_to_bytes(evidence))
                 stored["selection"] = self.store.put(selection_record(cutout.mask, stored["original"], self.feather))
+        measures = self._keep_measures(cutout, stored, clock)
         output, size = self._finish_cut(decoded.rgb, cutout, render, background, stored, clock)
         metadata = {"operation": "cut", **self._describe(cutout.mask, cutout.backend, cutout.notes, prompts, render),
-                    "size": size, "timings": clock.rounded()}
+                    **self._review(measures, background), "size": size, "timings": clock.rounded()}
         return self._result(output, render, metadata, stored)
 
     def reprompt(self, artifacts: Mapping[str, str], title: str, prompt: str, render: RenderRequest) -> CutResult:
@@ -212,16 +226,22 @@ class Engine:
             # Feathering is a pure function of (original, selection, options): the stored alpha still holds.
             output, size, _ = self._render_stored(stored, render, background, clock)
             notes = (*notes, SAME_SELECTION_NOTE)
+            # same alpha, same shape measures; only the selection's confidence may have moved
+            measures = replace(self._stored_measures(stored, clock, mask.confidence), confidence=mask.confidence)
+            with clock("store"):
+                stored["review"] = self.store.put(measures_to_bytes(measures))
         else:
             decoded = decoded or self._decode_original(stored, clock)
             cutout = cut_from_mask(decoded.rgb, mask, fresh.backend, self.feather, notes=fresh.notes)
             clock.add(cutout.timings)
             with clock("store"):
                 stored["selection"] = self.store.put(record)
+            measures = self._keep_measures(cutout, stored, clock)
             output, size = self._finish_cut(decoded.rgb, cutout, render, background, stored, clock)
         metadata = {
             "operation": "reprompt",
             **self._describe(mask, fresh.backend, notes, prompts, render),
+            **self._review(measures, background),
             "reused": {"label_map": reused_label_map, "alpha": same_alpha},
             "size": size,
             "timings": clock.rounded(),
@@ -235,9 +255,11 @@ class Engine:
         self._require(stored, "original", "alpha", "foreground", why="to render it again")
         background = self.backgrounds.resolve(render)
         output, size, layer_reused = self._render_stored(stored, render, background, clock)
+        measures = self._stored_measures(stored, clock)
         metadata = {
             "operation": "rerender",
             "render": render.to_dict(),
+            **self._review(measures, background),
             "size": size,
             "layer_reused": layer_reused,
             "timings": clock.rounded(),
@@ -247,6 +269,8 @@ class Engine:
     # ------------------------------------------------------------------------------------------- stages
 
     def _segment(self, rgb: np.ndarray, prompts: PromptSet, clock: _Clock) -> Evidence:
+        with clock("review"):
+            require_content(rgb)  # a photo of one flat colour: no_product, not a made-up centre crop
         source = rgb
         if self.feather.sharpen > 0:
             with clock("sharpen"):
@@ -257,6 +281,41 @@ class Engine:
     def _decode_original(self, stored: Mapping[str, str], clock: _Clock) -> DecodedImage:
         with clock("decode"):
             return decode_image(self.store.get(stored["original"]), max_pixels=self.max_pixels)
+
+    def _keep_measures(self, cutout: Cutout, stored: dict[str, str], clock: _Clock) -> CutMeasures:
+        """Store a fresh cut's review measures (fusion.pipeline always measures; a hand-built Cutout is
+        measured here)."""
+        measures = cutout.measures
+        if measures is None:
+            with clock("review"):
+                own = cutout.backend == "input-alpha"
+                measures = measure_cut(cutout.mask.confidence, cutout.alpha, None if own else cutout.image)
+        with clock("store"):
+            stored["review"] = self.store.put(measures_to_bytes(measures))
+        return measures
+
+    def _stored_measures(
+        self, stored: dict[str, str], clock: _Clock, confidence: float | None = None
+    ) -> CutMeasures:
+        """The stored cut's review measures. An item cut before reviews were stored is measured once, from its
+        stored alpha and original (and its evidence's selection for the confidence, unless given)."""
+        if "review" in stored:
+            with clock("load"):
+                return measures_from_bytes(self.store.get(stored["review"]))
+        decoded = self._decode_original(stored, clock)
+        with clock("load"):
+            alpha = alpha_from_png(self.store.get(stored["alpha"]), decoded.rgb.shape[:2])
+        own = "evidence" not in stored  # the input's own transparency: only the cut's shape is judged
+        if confidence is None and not own:
+            with clock("load"):
+                evidence = evidence_from_bytes(self.store.get(stored["evidence"]))
+            with clock("select"):
+                confidence = select(evidence).confidence
+        with clock("review"):
+            measures = measure_cut(1.0 if confidence is None else confidence, alpha, None if own else decoded.rgb)
+        with clock("store"):
+            stored["review"] = self.store.put(measures_to_bytes(measures))
+        return measures
 
     def _finish_cut(
         self, rgb: np.ndarray, cutout: Cutout, render: RenderRequest, background: Background,
@@ -386,6 +445,12 @@ class Engine:
             "prompts": prompts.to_dict(),
             "render": render.to_dict(),
         }
+
+    @staticmethod
+    def _review(measures: CutMeasures, background: Background) -> dict:
+        """needs_review, review_reasons, review: the verdict for this output's background (fusion.review)."""
+        plain = is_plain(background)
+        return judge(measures, plain).metadata(measures, plain)
 
     @staticmethod
     def _result(output: bytes, render: RenderRequest, metadata: dict, stored: dict[str, str]) -> CutResult:

@@ -1,5 +1,5 @@
-"""Read what the API and the job runner show from a cut's metadata (backend, labels, confidence, stage timings),
-tolerating both shapes the pipeline produces: {"timings": {stage: s}} and {"timings_ms": {stage: ms}}."""
+"""Read what the API and the job runner show from a cut's metadata (backend, labels, confidence, review, stage
+timings), tolerating both shapes the pipeline produces: {"timings": {stage: s}} and {"timings_ms": {stage: ms}}."""
 
 from __future__ import annotations
 
@@ -34,6 +34,17 @@ def chosen_labels(metadata: Mapping[str, Any]) -> list[str]:
 def confidence(metadata: Mapping[str, Any]) -> float | None:
     value = _selection(metadata).get("confidence")
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def review_of(metadata: Mapping[str, Any]) -> tuple[bool, list[str], list[str]]:
+    """(needs_review, reason codes, sentences) from a result's metadata (fusion.review); a result recorded before
+    reviews existed reads as not flagged."""
+    reasons = metadata.get("review_reasons")
+    codes = [str(code) for code in reasons] if isinstance(reasons, (list, tuple)) else []
+    detail = metadata.get("review")
+    messages = detail.get("messages") if isinstance(detail, Mapping) else None
+    sentences = [str(text) for text in messages] if isinstance(messages, (list, tuple)) else []
+    return bool(metadata.get("needs_review")) or bool(codes), codes, sentences
 
 
 def header_safe(text: str, limit: int = 500) -> str:

@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from service.db.schema import Item, Job
+from service.engine.result_meta import review_of
 
 
 def item_json(item: Item) -> dict[str, Any]:
     done = item.state == "done" and item.version > 0
     error = {"code": item.error_code, "message": item.error_message or ""} if item.error_code else None
+    needs_review, reasons, messages = review_of(item.meta or {}) if done else (False, [], [])
     return {
         "id": item.id,
         "job_id": item.job_id,
@@ -26,6 +28,9 @@ def item_json(item: Item) -> dict[str, Any]:
         "attempts": item.attempts,
         "error": error,
         "result_url": f"/v1/items/{item.id}/result?v={item.version}" if done else None,
+        "needs_review": needs_review,
+        "review_reasons": reasons,
+        "review_messages": messages,
         "original_url": f"/v1/items/{item.id}/original",
         "render": dict(item.render or {}),
         "metadata": dict(item.meta or {}),
@@ -37,6 +42,7 @@ def item_json(item: Item) -> dict[str, Any]:
 def job_json(job: Job, counts: dict[str, int], items: list[Item] | None) -> dict[str, Any]:
     total = sum(counts.values())
     finished = counts.get("done", 0) + counts.get("failed", 0)
+    listed = [item_json(item) for item in items] if items is not None else None
     return {
         "id": job.id,
         "state": job.state,
@@ -44,10 +50,11 @@ def job_json(job: Job, counts: dict[str, int], items: list[Item] | None) -> dict
         "updated_at": job.updated_at,
         "counts": {state: counts.get(state, 0) for state in ("queued", "running", "done", "failed")},
         "progress": round(finished / total, 4) if total else 1.0,
+        "needs_review": sum(item["needs_review"] for item in listed) if listed is not None else None,
         "render": dict(job.render or {}),
         "original_render": dict(job.original_render or {}),
         "callback_url": job.callback_url,
         "webhook_state": job.webhook_state,
         "results_url": f"/v1/jobs/{job.id}/results.zip",
-        "items": [item_json(item) for item in items] if items is not None else None,
+        "items": listed,
     }

@@ -387,11 +387,43 @@ function renderJob(job) {
   const total = (job.items || []).length;
   $("progress").value = typeof job.progress === "number" ? job.progress : 0;
   const parts = [`${counts.done || 0} of ${total} done`];
+  const review = (job.items || []).filter((item) => item.needs_review).length;
+  if (review) parts.push(`${review} need${review === 1 ? "s" : ""} review (listed first)`);
   if (counts.failed) parts.push(`${counts.failed} failed`);
   parts.push(STATE_LABELS[job.state] || job.state);
   $("progress-text").textContent = parts.join(" · ");
   $("job-panel").dataset.state = job.state;
   for (const item of job.items || []) renderItem(item);
+  orderCards(job.items || []);
+}
+
+// Cuts that need review come first (in job order), then the rest. Cards are only moved when the order
+// changes, and keyboard focus stays where it was.
+function orderCards(items) {
+  const flagged = (item) => (item.needs_review ? 0 : 1);
+  const wanted = [...items]
+    .sort((a, b) => flagged(a) - flagged(b) || a.position - b.position)
+    .map((item) => page.cards.get(item.id))
+    .filter(Boolean);
+  const grid = $("grid");
+  const current = [...grid.children];
+  if (wanted.length === current.length && wanted.every((card, index) => card === current[index])) return;
+  const focused = document.activeElement;
+  grid.append(...wanted);
+  if (focused && grid.contains(focused) && document.activeElement !== focused) focused.focus();
+}
+
+// The API's review verdict on a done item: a badge, and the reasons as sentences.
+function renderReview(card, item) {
+  const review = Boolean(item.needs_review);
+  card.classList.toggle("needs-review", review);
+  card.dataset.review = review ? "needed" : "";
+  card.querySelector(".review-badge").hidden = !review;
+  const reasons = (item.review_messages && item.review_messages.length ? item.review_messages : item.review_reasons)
+    || [];
+  const note = card.querySelector(".review-note");
+  note.textContent = review ? `Check this cut before using it: ${reasons.join("; ") || "it may be wrong"}.` : "";
+  note.hidden = !review;
 }
 
 function itemTitle(item) {
@@ -459,6 +491,7 @@ function renderItem(item) {
   card.querySelector(".download-one").disabled = !item.result_url;
   if (!card.classList.contains("busy")) card.querySelector(".reprompt-button").disabled = item.state !== "done";
   setCardError(card, item.error ? `${sentence(item.error.message || "failed")} [${item.error.code}]` : "");
+  renderReview(card, item);
 
   const before = card.querySelector(".before");
   before.alt = `Original photo: ${title}`;
@@ -493,7 +526,12 @@ async function reprompt(card) {
       method: "POST", json: { prompt },
     });
     clearMessage();
-    renderItem(updated);
+    if (page.job && page.job.items && page.job.items.some((entry) => entry.id === updated.id)) {
+      // the whole job view: the count of cuts needing review and the order may change
+      renderJob({ ...page.job, items: page.job.items.map((entry) => (entry.id === updated.id ? updated : entry)) });
+    } else {
+      renderItem(updated);
+    }
   } catch (error) {
     setCardError(card, describe(error));
   } finally {

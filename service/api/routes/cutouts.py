@@ -21,6 +21,7 @@ from service.engine.result_meta import (
     chosen_labels,
     confidence,
     header_safe,
+    review_of,
     server_timing,
 )
 from service.jobs.payloads import item_json
@@ -56,7 +57,8 @@ def _form(description: str) -> Any:
         200: {
             "description": "The image (Content-Type per `format`), or JSON with `Accept: application/json`. "
             "Headers: X-Promptcut-Item (the item id, for reprompt), X-Promptcut-Backend, "
-            "X-Promptcut-Confidence, X-Promptcut-Labels, Server-Timing.",
+            "X-Promptcut-Confidence, X-Promptcut-Labels, X-Promptcut-Needs-Review (true | false), "
+            "X-Promptcut-Review-Reasons (comma-separated codes, when it needs review), Server-Timing.",
             "content": {
                 "image/png": {"schema": {"type": "string", "format": "binary"}},
                 "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
@@ -139,6 +141,10 @@ async def create_cutout(
     level = confidence(outcome.metadata)
     if level is not None:
         headers["X-Promptcut-Confidence"] = f"{level:.3f}"
+    needs_review, reasons, _ = review_of(outcome.metadata)
+    headers["X-Promptcut-Needs-Review"] = "true" if needs_review else "false"
+    if reasons:
+        headers["X-Promptcut-Review-Reasons"] = header_safe(",".join(reasons))
     if _wants_json(request):
         item = await in_thread(_load_item_json, services, caller.key_id, outcome.item_id)
         body = {"item": item, "content_type": outcome.content_type,

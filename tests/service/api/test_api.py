@@ -294,6 +294,57 @@ def test_cutout_json_variant_and_transparent_png(api: Api, photos: dict[str, byt
     assert alpha.min() == 0 and alpha.max() == 255
 
 
+def png_bytes(pixels: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_doubtful_cuts_say_so_in_headers_items_and_jobs(api: Api, photos: dict[str, bytes]) -> None:
+    noise = png_bytes(np.random.default_rng(2).integers(0, 256, (200, 240, 3), dtype=np.uint8))
+    blank = png_bytes(np.full((200, 240, 3), 255, np.uint8))
+    with api.client() as client:
+        flagged = client.post("/v1/cutouts", files={"image_file": ("noise.png", noise, "image/png")},
+                              data={"title": "white coffee mug"})
+        assert flagged.status_code == 200, flagged.text
+        assert flagged.headers["x-promptcut-needs-review"] == "true"
+        assert "uniform_photo" in flagged.headers["x-promptcut-review-reasons"].split(",")
+        item = client.get(f"/v1/items/{flagged.headers['x-promptcut-item']}").json()
+        assert item["needs_review"] is True and "uniform_photo" in item["review_reasons"]
+        assert len(item["review_messages"]) == len(item["review_reasons"]) and item["review_messages"][0]
+        assert item["metadata"]["review_reasons"] == item["review_reasons"]
+
+        good = cutout(client, photos["coffee-cup"], title="Espresso cup")
+        assert good.headers["x-promptcut-needs-review"] == "false"
+        assert "x-promptcut-review-reasons" not in good.headers
+        as_json = client.post("/v1/cutouts", files={"image_file": ("cup.jpg", photos["coffee-cup"], "image/jpeg")},
+                              headers={"Accept": "application/json"})
+        assert as_json.json()["item"]["needs_review"] is False and as_json.json()["item"]["review_reasons"] == []
+
+        assert_error(client.post("/v1/cutouts", files={"image_file": ("blank.png", blank, "image/png")}),
+                     422, "no_product", "image_file")
+
+        # a job counts the items that need review, and a theme swap keeps the verdicts (re-judged, not lost)
+        files = [("image_file", ("cup.jpg", photos["coffee-cup"], "image/jpeg")),
+                 ("image_file", ("noise.png", noise, "image/png")),
+                 ("image_file", ("blank.png", blank, "image/png"))]
+        response = client.post("/v1/jobs", files=files)
+        assert response.status_code == 202, response.text
+        job = wait_job(client, response.json()["id"])
+        assert job["counts"] == {"queued": 0, "running": 0, "done": 2, "failed": 1} and job["needs_review"] == 1
+        cup, noisy, failed = job["items"]
+        assert (cup["needs_review"], noisy["needs_review"], failed["needs_review"]) == (False, True, False)
+        assert failed["error"]["code"] == "no_product" and failed["review_reasons"] == []
+        listing = client.get("/v1/jobs").json()["jobs"]
+        assert next(entry for entry in listing if entry["id"] == job["id"])["needs_review"] is None
+        swapped = client.post(f"/v1/jobs/{job['id']}/theme", json={"theme": "spring"})
+        assert swapped.status_code == 200, swapped.text
+        rethemed = wait_job(client, job["id"])
+        assert [item["version"] for item in rethemed["items"][:2]] == [2, 2] and rethemed["needs_review"] == 1
+        assert rethemed["items"][1]["review_reasons"] == noisy["review_reasons"]
+        assert rethemed["items"][1]["metadata"]["review"]["plain_background"] is False
+
+
 def test_themes_are_listed(api: Api) -> None:
     with api.client() as client:
         names = [theme["name"] for theme in client.get("/v1/themes").json()["themes"]]

@@ -325,6 +325,42 @@ def test_one_job_mixes_an_upload_and_a_pasted_url(page: Page, service: dict, ima
     wait_images_loaded(page, "#grid .card[data-state='done'] img")
 
 
+def test_cuts_that_need_review_are_badged_explained_and_listed_first(page: Page, service: dict,
+                                                                   photos: dict[str, Path], tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    noise = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(4).integers(0, 256, (200, 240, 3), dtype=np.uint8)).save(noise)
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (240, 200), "white").save(blank)
+    enter_key(page, service["base"], service["key"])
+    expect(page.locator("#key-status")).to_contain_text("accepted")
+    page.get_by_label("Photos from this computer").set_input_files(
+        [str(photos["mug.png"]), str(photos["rocket.png"]), str(noise), str(blank)])
+    page.get_by_role("button", name="Create job").click()
+
+    wait_for_job(page)
+    cards = page.locator("#grid .card")
+    expect(cards).to_have_count(4)
+    # the flagged ones first, in job order; then the good cut; then the failed blank photo (no_product)
+    expect(cards.locator(".item-title")).to_have_text(["rocket", "noise", "mug", "blank"])
+    for index in (0, 1):
+        expect(cards.nth(index).locator(".review-badge")).to_be_visible()
+        expect(cards.nth(index).locator(".review-badge")).to_have_text("Needs review")
+        expect(cards.nth(index).locator(".review-note")).to_contain_text("Check this cut")
+    expect(cards.nth(0).locator(".review-note")).to_contain_text("outline")
+    expect(cards.nth(1).locator(".review-note")).to_contain_text("no distinct object")
+    expect(cards.nth(2).locator(".review-badge")).to_be_hidden()
+    expect(cards.nth(2).locator(".review-note")).to_be_hidden()
+    expect(cards.nth(3)).to_have_attribute("data-state", "failed")
+    expect(cards.nth(3).locator(".item-error")).to_contain_text("no_product")
+    expect(cards.nth(3).locator(".review-badge")).to_be_hidden()
+    expect(page.locator("#progress-text")).to_contain_text("2 need review")
+    wait_images_loaded(page, "#grid .card[data-state='done'] img")
+    shot(page, "08-needs-review")
+
+
 def test_wrong_key_and_bad_options_show_clear_messages(page: Page, service: dict, photos: dict[str, Path]) -> None:
     enter_key(page, service["base"], "pc_this-is-not-a-key")
     message = page.locator("#message")

@@ -93,6 +93,37 @@ def test_bad_file_is_one_line_error_no_partial_output_and_batch_goes_on(
     assert written == ["rocket.png"], f"no partial or temporary output may remain: {written}"
 
 
+def test_doubtful_cuts_are_flagged_and_blank_photos_fail_as_no_product(tmp_path: Path) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for name in ("coffee-cup.jpg", "rocket.jpg"):
+        shutil.copy(SAMPLES / name, folder / name)
+    noise = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(folder / "noise.png")
+    Image.new("RGB", (320, 240), "white").save(folder / "blank.png")
+    result = run_cli("replace", str(folder), "--out", str(tmp_path / "out"), "--titles", str(SAMPLES / "titles.csv"),
+                     "--quiet", "--json", "-")
+    assert result.returncode == 1, "the blank photo failed"
+    summary = json.loads(result.stdout)
+    assert (summary["done"], summary["needs_review"], summary["failed"]) == (3, 2, 1)
+    items = {Path(item["source"]).name: item for item in summary["items"]}
+    assert items["blank.png"]["status"] == "failed" and "no product found" in items["blank.png"]["error"]
+    assert items["coffee-cup.jpg"]["needs_review"] is False and items["coffee-cup.jpg"]["review_reasons"] == []
+    assert "uniform_photo" in items["noise.png"]["review_reasons"] and items["noise.png"]["needs_review"] is True
+    assert "weak_outline" in items["rocket.jpg"]["review_reasons"]
+    for item in (items["noise.png"], items["rocket.jpg"], items["coffee-cup.jpg"]):
+        assert item["metadata"]["needs_review"] is item["needs_review"]
+        assert item["metadata"]["review_reasons"] == item["review_reasons"]
+        assert len(item["review_messages"]) == len(item["review_reasons"])
+    flagged = [line for line in result.stderr.splitlines() if line.startswith("needs review")]
+    assert len(flagged) == 2 and any("rocket.jpg" in line and "[weak_outline" in line for line in flagged)
+    assert "3 done (2 need review), 0 skipped (already there), 1 failed" in result.stderr
+    # a themed output is not judged by the plain-background rule
+    themed = run_cli("replace", str(folder / "rocket.jpg"), "--out", str(tmp_path / "themed"), "--theme", "spring",
+                     "--quiet", "--json", "-")
+    assert json.loads(themed.stdout)["items"][0]["review_reasons"] == ["weak_outline"]
+
+
 @pytest.mark.parametrize(
     "args, words",
     [

@@ -513,3 +513,10 @@ def test_settings_defaults_environment_and_database_url(monkeypatch, tmp_path: P
         settings.workers = 3  # frozen
     with pytest.raises(ValueError):
         Settings(segmenter="magic")
+
+
+def test_ids_never_start_with_a_dash_so_a_command_line_reads_them_as_arguments() -> None:
+    from service.db.schema import ID_LENGTH, new_id
+
+    ids = [new_id() for _ in range(3000)]  # a leading "-" had a 1-in-32 chance per id before
+    assert all(len(i) == ID_LENGTH and i[0].isalnum() for i in ids) and len(set(ids)) == len(ids)

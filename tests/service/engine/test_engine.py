@@ -316,6 +316,63 @@ def test_mask_output_is_the_stored_alpha(engine, store, photo_bytes) -> None:
     assert mask.metadata["size"] == [320, 240]
 
 
+# ---------------------------------------------------------------------------------------------- review
+
+
+def test_every_result_says_whether_it_needs_review(engine, photo_bytes) -> None:
+    cut = engine.cut(photo_bytes, "box", "", RenderRequest())
+    assert cut.metadata["needs_review"] is False and cut.metadata["review_reasons"] == []
+    assert cut.metadata["review"]["plain_background"] is True and cut.metadata["review"]["messages"] == []
+    assert 0.1 < cut.metadata["review"]["measures"]["coverage"] < 0.5 and "review" in cut.artifacts
+    again = engine.reprompt(cut.artifacts, "box", "the box", RenderRequest())
+    assert again.metadata["needs_review"] is False and again.metadata["reused"]["alpha"] is True
+    assert again.metadata["review"]["measures"] == cut.metadata["review"]["measures"]
+    swapped = engine.rerender(cut.artifacts, RenderRequest(theme="spring"))
+    assert swapped.metadata["needs_review"] is False and swapped.metadata["review"]["plain_background"] is False
+
+
+def test_a_photo_of_one_flat_colour_is_no_product_before_segmenting(engine, store, counting) -> None:
+    blank = encode_image(np.full((240, 320, 3), 250, np.uint8), "png")
+    with pytest.raises(NoProductError, match="flat colour"):
+        engine.cut(blank, "white coffee mug", "", RenderRequest())
+    assert counting.segments == 0
+
+
+def test_noise_is_cut_but_flagged(engine) -> None:
+    noise = np.random.default_rng(5).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    result = engine.cut(encode_image(noise, "png"), "white coffee mug", "", RenderRequest())
+    assert result.metadata["needs_review"] is True and "uniform_photo" in result.metadata["review_reasons"]
+    assert len(result.metadata["review"]["messages"]) == len(result.metadata["review_reasons"])
+
+
+def test_a_theme_swap_rejudges_the_stored_measures_without_decoding(engine) -> None:
+    """The rocket's cut runs through sky: flagged on any background, and more strictly on plain white."""
+    rocket = (SAMPLES / "rocket.jpg").read_bytes()
+    white = engine.cut(rocket, "Falcon rocket model", "", RenderRequest())
+    assert white.metadata["review_reasons"] == ["weak_outline", "backdrop_not_uniform"]
+    themed = engine.rerender(white.artifacts, RenderRequest(theme="winter-holidays"))
+    assert themed.metadata["review_reasons"] == ["weak_outline"] and themed.metadata["needs_review"] is True
+    assert "decode" not in themed.metadata["timings"] and "review" not in themed.metadata["timings"]
+    back = engine.rerender(themed.artifacts, RenderRequest(background="white"))
+    assert back.metadata["review_reasons"] == white.metadata["review_reasons"]
+    # an item stored before reviews existed is measured once, from its stored alpha and original
+    older = {kind: digest for kind, digest in white.artifacts.items() if kind != "review"}
+    measured = engine.rerender(older, RenderRequest(theme="winter-holidays"))
+    assert measured.metadata["review_reasons"] == ["weak_outline"] and "review" in measured.artifacts
+    assert measured.metadata["review"]["measures"] == pytest.approx(white.metadata["review"]["measures"], abs=0.01)
+
+
+def test_own_alpha_results_are_reviewed_by_shape(engine) -> None:
+    rgb = _product_photo()
+    alpha = np.zeros(rgb.shape[:2], np.uint8)
+    alpha[100:104, 60:260] = 255  # a hand-made "cut-out" that is a thin strip
+    result = engine.cut(encode_image(np.dstack([rgb, alpha]), "png"), "box", "", RenderRequest())
+    assert result.metadata["backend"] == "input-alpha" and result.metadata["review_reasons"] == ["sliver"]
+    assert result.metadata["review"]["measures"]["weak_outline"] is None
+    older = {kind: digest for kind, digest in result.artifacts.items() if kind != "review"}
+    assert engine.rerender(older, RenderRequest(theme="spring")).metadata["review_reasons"] == ["sliver"]
+
+
 # ------------------------------------------------------------------------------------------ render request
 
 
