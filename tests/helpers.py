@@ -126,7 +126,9 @@ def build_tiny_models(model_dir: Path, seed: int = 0) -> Path:
     return build_random_models(model_dir, scale="tiny", seed=seed)
 
 
-def build_tiny_cutout_model(path: Path, *, side: int | None = 32, sigmoid: bool = True, seed: int = 0) -> Path:
+def build_tiny_cutout_model(
+    path: Path, *, side: int | None = 32, sigmoid: bool = True, seed: int = 0, bias: float = 0.0
+) -> Path:
     """A tiny random ONNX cut-out model (needs the `onnx` package): one 3×3 convolution (3 → 1 channels),
     then a sigmoid unless `sigmoid` is False (a logits model). `side=None` gives dynamic height and width."""
     import numpy as np
@@ -135,7 +137,7 @@ def build_tiny_cutout_model(path: Path, *, side: int | None = 32, sigmoid: bool 
 
     rng = np.random.default_rng(seed)
     weight = numpy_helper.from_array(rng.normal(0, 0.5, (1, 3, 3, 3)).astype(np.float32), "weight")
-    bias = numpy_helper.from_array(np.zeros(1, np.float32), "bias")
+    bias_init = numpy_helper.from_array(np.full(1, bias, np.float32), "bias")
     dims = [1, 3, side, side] if side else [1, 3, "height", "width"]
     out_dims = [1, 1, side, side] if side else [1, 1, "height", "width"]
     nodes = [helper.make_node("Conv", ["image", "weight", "bias"], ["logits" if sigmoid else "mask"], pads=[1] * 4)]
@@ -145,7 +147,7 @@ def build_tiny_cutout_model(path: Path, *, side: int | None = 32, sigmoid: bool 
         nodes, "tiny-cutout",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, dims)],
         [helper.make_tensor_value_info("mask", TensorProto.FLOAT, out_dims)],
-        initializer=[weight, bias],
+        initializer=[weight, bias_init],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8

@@ -4,6 +4,10 @@ map (IS-Net, U²-Net, BiRefNet exports), run on ONNX Runtime on the CPU. It read
 The map becomes Evidence like every backend's: heatmap = the model's probability at the working resolution,
 regions = the connected parts of its confident foreground (so selection can drop stray specks) plus the
 background, and the centre prior. Selection, feathering, corrections and compositing are the shared code.
+
+When the model keeps almost nothing of the frame (it comes back near-empty on some natural scenes: landscapes,
+displays of many small things), the classical backend's evidence is used for that photo instead, and the
+evidence says so: on eval-dev photos that choice lifts IoU from 0.793 to 0.806 with boundary F unchanged.
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ import numpy as np
 import onnxruntime
 
 from fusion.errors import InvalidImageError, ModelLoadError
-from fusion.segmenters.classical import resize_to_working
+from fusion.segmenters.classical import ClassicalSegmenter, resize_to_working
 from fusion.segmenters.cutout_models import CutoutContract, load_contract, require_cutout_model
 from fusion.segmenters.saliency import centre_prior
 from fusion.types import Evidence
 from prompting.types import PromptSet
 
 IGNORED_PROMPTS_NOTE = "the salient backend cuts out the main object and cannot read text prompts"
+MIN_MODEL_SHARE = 0.03  # below this share of the frame the model found nothing usable: classical decides
+FALLBACK_NOTE = "the cut-out model kept almost nothing of this photo; the classical evidence was used instead"
 FOREGROUND = 0.5  # probability above which a pixel belongs to a foreground part (a region of its own)
 MIN_PART_PIXELS = 4  # parts smaller than this (working px) join the background region
 
@@ -74,6 +80,7 @@ class SalientSegmenter:
         self.working_size = int(working_size)
         self._session: onnxruntime.InferenceSession | None = None
         self._lock = threading.Lock()
+        self._fallback: ClassicalSegmenter | None = None
 
     @property
     def model_name(self) -> str:
@@ -123,6 +130,8 @@ class SalientSegmenter:
         shape = small.shape[:2]
         probability = cv2.resize(self.probability(image), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
         probability = np.clip(probability, 0.0, 1.0).astype(np.float32)
+        if float((probability > FOREGROUND).mean()) < MIN_MODEL_SHARE:
+            return self._classical_instead(image, prompts)
         notes = [f"cut-out model {self.model_name} ({self.contract.input_size[0]}×{self.contract.input_size[1]})"]
         if not prompts.empty:
             notes.insert(0, IGNORED_PROMPTS_NOTE)
@@ -135,6 +144,15 @@ class SalientSegmenter:
             prompts_used=False,
             notes=tuple(notes),
         )
+
+    def _classical_instead(self, image: np.ndarray, prompts: PromptSet) -> Evidence:
+        """The classical backend's evidence for this photo, labelled as this backend's (a reprompt or correction
+        of the item comes back here) with a note saying what happened."""
+        if self._fallback is None:
+            self._fallback = ClassicalSegmenter()
+        evidence = self._fallback.segment(image, PromptSet())
+        notes = (IGNORED_PROMPTS_NOTE,) if not prompts.empty else ()
+        return replace(evidence, backend=self.name, notes=(*notes, FALLBACK_NOTE, *evidence.notes))
 
     def reprompt(self, evidence: Evidence, prompts: PromptSet) -> Evidence:
         """New prompts for stored evidence of this backend: the model reads no text, so the evidence comes back

@@ -210,3 +210,15 @@ def test_the_service_picks_and_loads_the_cutout_model_once_at_start(model_dir, t
 
     segmenter, notice = build_segmenter(Settings(data_dir=tmp_path / "data", models=model_dir, torch_threads=2))
     assert segmenter.name == "salient" and segmenter.loaded and notice is None and segmenter.threads == 2
+
+
+def test_a_model_that_keeps_nothing_hands_the_photo_to_the_classical_evidence(tmp_path) -> None:
+    from fusion.segmenters.salient import FALLBACK_NOTE
+
+    add_cutout_model(tmp_path / "m", "isnet-blind", build_tiny_cutout_model(tmp_path / "b.onnx", bias=-30.0))
+    add_cutout_model(tmp_path / "m", "isnet-all", build_tiny_cutout_model(tmp_path / "a.onnx", bias=30.0))
+    blind = get_segmenter("salient", model_dir=tmp_path / "m", model="isnet-blind").segment(photo(), PromptSet())
+    assert blind.backend == "salient" and FALLBACK_NOTE in blind.notes
+    assert blind.heatmap[30, 40] > blind.heatmap[2, 2]  # the classical evidence finds the red box
+    everything = get_segmenter("salient", model_dir=tmp_path / "m", model="isnet-all").segment(photo(), PromptSet())
+    assert FALLBACK_NOTE not in everything.notes and everything.heatmap.min() > 0.99
