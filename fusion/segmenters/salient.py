@@ -98,6 +98,10 @@ class SalientSegmenter:
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # No pre-planned memory pattern: IS-Net at 1024² then peaks at 1.35 GB instead of 2.2 GB and runs
+            # ~8 % faster (2 threads, Xeon, 2026-12-05); turning the arena off as well saves 0.2 GB more but
+            # costs ~20 % speed.
+            options.enable_mem_pattern = False
             try:
                 session = onnxruntime.InferenceSession(
                     str(self.folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
