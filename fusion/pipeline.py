@@ -47,15 +47,29 @@ def cut(
     Returns a Cutout with a full-resolution float32 alpha in [0, 1], decontaminated foreground colours and the
     review measures. Raises NoProductError, before segmenting, for a photo of one flat colour.
     """
-    require_content(image)
     timings: dict[str, float] = {}
+    evidence = segment(image, prompts, segmenter, feather_options, timings)
+    return cut_from_evidence(image, evidence, feather_options, timings)
+
+
+def segment(
+    image: np.ndarray,
+    prompts: PromptSet,
+    segmenter: Segmenter,
+    feather_options: FeatherOptions = FeatherOptions(),
+    timings: dict[str, float] | None = None,
+) -> Evidence:
+    """The expensive stage alone (the service stores its Evidence): NoProductError for a photo of one flat
+    colour, the optional sharpening, then the segmenter. Stage times are added to `timings` when given."""
+    timings = {} if timings is None else timings
+    with _timed(timings, "review"):
+        require_content(image)  # segmenting a blank photo would return a made-up centre crop
     source = image
     if feather_options.sharpen > 0:
         with _timed(timings, "sharpen"):
             source = sharpen(image, feather_options.sharpen)
     with _timed(timings, "segment"):
-        evidence = segmenter.segment(source, prompts)
-    return cut_from_evidence(image, evidence, feather_options, timings)
+        return segmenter.segment(source, prompts)
 
 
 def cut_from_evidence(

@@ -67,6 +67,7 @@ def get_segmenter(name: str = "classical", **options: Any) -> Segmenter:
 
 
 AUTO = "auto"
+MODEL_BACKENDS = ("neural", "salient")  # the backends that run a model, with a thread count
 
 
 def segmenter_choices() -> list[str]:
@@ -89,6 +90,10 @@ class SegmenterChoice:
     def with_options(self, **options: Any) -> "SegmenterChoice":
         merged = {**dict(self.options), **options}
         return SegmenterChoice(self.name, tuple(sorted(merged.items())), self.notice)
+
+    def with_threads(self, threads: int) -> "SegmenterChoice":
+        """`threads` for a model backend (torch for neural, ONNX Runtime for salient); classical has none."""
+        return self.with_options(threads=threads) if self.name in MODEL_BACKENDS else self
 
 
 def choose_segmenter(name: str, model_dir: Path | str) -> SegmenterChoice:

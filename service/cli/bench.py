@@ -17,7 +17,7 @@ from fusion.segmenters import choose_segmenter
 from service.bench.pipeline import resize_longest, time_pipeline
 from service.cli.errors import user_errors
 from service.cli.inputs import collect_inputs
-from service.cli.models import SEGMENTER_HELP, models_dir_option
+from service.cli.models import models_dir_option, segmenter_option, threads_option
 from service.engine.options import resolve_background
 
 
@@ -25,10 +25,7 @@ def bench(
     inputs: list[str] = typer.Argument(..., help="Photos (files, folders, globs) to time."),
     longest: int = typer.Option(1024, "--longest", help="Resize each photo so its longest side is this many px."),
     repeat: int = typer.Option(3, "--repeat", help="Runs per photo."),
-    segmenter_name: str = typer.Option(
-        "auto", "--segmenter",
-        help=SEGMENTER_HELP,
-    ),
+    segmenter_name: str = segmenter_option(),
     models: Path = models_dir_option(),
     theme: Optional[str] = typer.Option(None, "--theme", help="Compose on a theme instead of white."),
     baseline: Optional[str] = typer.Option(
@@ -38,16 +35,13 @@ def bench(
         0.0, "--megapixels", help="Also run once upscaled to this many megapixels (e.g. 24)."
     ),
     limit: int = typer.Option(0, "--limit", help="Use at most this many photos (0 = all)."),
-    threads: int = typer.Option(
-        2, "--threads", min=1, help="Threads for a model backend (neural: torch, salient: ONNX Runtime)."
-    ),
+    threads: int = threads_option(),
 ) -> None:
     """Print median per-stage timings (ms) of decode → segment → select → feather → compose → encode."""
     console = Console()
     with user_errors():
         choice = choose_segmenter(segmenter_name, models)
-        if choice.name in ("neural", "salient"):
-            choice = choice.with_options(threads=threads)
+        choice = choice.with_threads(threads)
         segmenter, notice = choice.build(), choice.notice
         items = collect_inputs(inputs)[: limit or None]
         if notice:

@@ -30,7 +30,7 @@ from fusion.evaluation.evaluate import (
 from fusion.imageio import write_atomic
 from fusion.segmenters import choose_segmenter
 from service.cli.errors import EXIT_ITEM_FAILED, user_errors
-from service.cli.models import SEGMENTER_HELP, models_dir_option
+from service.cli.models import models_dir_option, segmenter_option
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -39,9 +39,7 @@ def eval_command(
     data_dir: Path = typer.Argument(
         ..., help="Folder with images/NAME.jpg + masks/NAME.png (and optionally prompts.csv)."
     ),
-    segmenter_name: str = typer.Option(
-        "auto", "--segmenter", help="Backend to evaluate: " + SEGMENTER_HELP
-    ),
+    segmenter_name: str = segmenter_option("Backend to evaluate: "),
     models: Path = models_dir_option(),
     baseline: list[str] = typer.Option(
         [], "--baseline",
@@ -70,8 +68,8 @@ def eval_command(
             raise InvalidOptionError("--limit must be ≥ 0, --workers ≥ 1 and --tolerance > 0")
         dataset = load_dataset(data_dir)
         choice = choose_segmenter(segmenter_name, models)
-        if choice.name in ("neural", "salient") and workers > 1:
-            choice = choice.with_options(threads=1)  # processes side by side: one model thread each
+        if workers > 1:
+            choice = choice.with_threads(1)  # processes side by side: one model thread each
         methods = build_methods(choice, baseline)
         if choice.notice:
             typer.echo(choice.notice, err=True)

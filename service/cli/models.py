@@ -45,6 +45,18 @@ SEGMENTER_HELP = (
 )
 
 
+def segmenter_option(what: str = "") -> str:
+    """The shared `--segmenter NAME` option; `what` prefixes its help (e.g. "Backend to evaluate: ")."""
+    return typer.Option("auto", "--segmenter", help=what + SEGMENTER_HELP)
+
+
+def threads_option() -> int:
+    """The shared `--threads N` option of the commands that run a model backend."""
+    return typer.Option(
+        2, "--threads", min=1, help="Threads for a model backend (neural: torch, salient: ONNX Runtime)."
+    )
+
+
 def models_dir_option() -> Path:
     """The shared `--models DIR` option (also read from PROMPTCUT_MODELS)."""
     return typer.Option(

@@ -27,7 +27,7 @@ from fusion.segmenters import choose_segmenter
 from service.cli.batch import BatchSettings, run_batch
 from service.cli.errors import EXIT_ITEM_FAILED, fail, user_errors
 from service.cli.inputs import collect_inputs, read_titles
-from service.cli.models import SEGMENTER_HELP, models_dir_option
+from service.cli.models import models_dir_option, segmenter_option, threads_option
 from service.engine.options import parse_size, resolve_background
 
 
@@ -59,14 +59,9 @@ def replace(
     feather_method: str = typer.Option("guided", "--edge", help="guided | threshold | otsu | blur."),
     threshold: float = typer.Option(0.5, "--threshold", help="Cut level for --edge threshold/blur."),
     sharpen_amount: float = typer.Option(0.0, "--sharpen", help="Sharpen before segmenting (0 = off)."),
-    segmenter_name: str = typer.Option(
-        "auto", "--segmenter",
-        help=SEGMENTER_HELP,
-    ),
+    segmenter_name: str = segmenter_option(),
     models: Path = models_dir_option(),
-    threads: int = typer.Option(
-        2, "--threads", min=1, help="Threads for a model backend (neural: torch, salient: ONNX Runtime)."
-    ),
+    threads: int = threads_option(),
     precision: str = typer.Option(
         "auto", "--precision", help="Neural backend: auto (bf16 where the CPU has it) | bf16 | fp32."
     ),
@@ -91,9 +86,8 @@ def replace(
         if choice.name == "neural":
             if precision not in ("auto", "bf16", "fp32"):
                 raise InvalidOptionError(f"--precision must be auto, bf16 or fp32, got {precision!r}")
-            choice = choice.with_options(threads=threads, precision=precision)
-        elif choice.name == "salient":
-            choice = choice.with_options(threads=threads)
+            choice = choice.with_options(precision=precision)
+        choice = choice.with_threads(threads)
         segmenter, notice = choice.build(), choice.notice
         items = collect_inputs(inputs)
         title_rows = read_titles(titles) if titles else {}

@@ -45,12 +45,12 @@ import numpy as np
 from fusion.compose import Background, Themed, is_plain
 from fusion.errors import PromptcutError
 from fusion.evidence_io import evidence_from_bytes, evidence_to_bytes
-from fusion.feather import FeatherOptions, sharpen
+from fusion.feather import FeatherOptions
 from fusion.imageio import DecodedImage, decode_image, encode_image, encode_jpeg_rows
-from fusion.pipeline import cut_from_evidence, cut_from_mask, cut_from_own_alpha, has_own_cutout
+from fusion.pipeline import cut_from_evidence, cut_from_mask, cut_from_own_alpha, has_own_cutout, segment
 from fusion.product_layer import ProductLayer, build_layer, composite_layer, layer_from_bytes, layer_to_bytes
 from fusion.protocol import Repromptable, Segmenter
-from fusion.review import CutMeasures, judge, measure_cut, require_content
+from fusion.review import CutMeasures, judge, measure_cut
 from fusion.selection import select
 from fusion.types import Cutout, Evidence, Mask
 from prompting import build_prompts
@@ -269,14 +269,11 @@ class Engine:
     # ------------------------------------------------------------------------------------------- stages
 
     def _segment(self, rgb: np.ndarray, prompts: PromptSet, clock: _Clock) -> Evidence:
-        with clock("review"):
-            require_content(rgb)  # a photo of one flat colour: no_product, not a made-up centre crop
-        source = rgb
-        if self.feather.sharpen > 0:
-            with clock("sharpen"):
-                source = sharpen(rgb, self.feather.sharpen)
-        with clock("segment"):
-            return self.segmenter.segment(source, prompts)
+        timings: dict[str, float] = {}
+        try:
+            return segment(rgb, prompts, self.segmenter, self.feather, timings)
+        finally:
+            clock.add(timings)
 
     def _decode_original(self, stored: Mapping[str, str], clock: _Clock) -> DecodedImage:
         with clock("decode"):

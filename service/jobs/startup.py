@@ -49,10 +49,9 @@ def start_services(settings: Settings, metrics: Metrics, segmenter: Segmenter | 
 def build_segmenter(settings: Settings) -> tuple[Segmenter, str | None]:
     """The configured backend, its models loaded now (once per process), not on the first request."""
     choice = choose_segmenter(settings.segmenter, settings.models)
+    choice = choice.with_threads(settings.torch_threads)
     if choice.name == "neural":
-        choice = choice.with_options(threads=settings.torch_threads, precision=settings.precision)
-    elif choice.name == "salient":
-        choice = choice.with_options(threads=settings.torch_threads)
+        choice = choice.with_options(precision=settings.precision)
     segmenter = choice.build()
     load = getattr(segmenter, "load", None)
     if callable(load):
