@@ -26,6 +26,8 @@ from PIL import Image
 
 from fusion.errors import DatasetError, InvalidOptionError
 from fusion.evaluation.baselines import get_baseline
+from fusion.evaluation.clicks import REPORTED_AFTER as CLICK_COUNTS
+from fusion.evaluation.clicks import ClickSummary, simulate, summarise_clicks
 from fusion.evaluation.composites import studio_composite
 from fusion.evaluation.metrics import score_all
 from fusion.pipeline import cut
@@ -226,6 +228,13 @@ class PipelineMethod:
     def reads_prompts(self, image: np.ndarray, prompts: PromptSet) -> bool:
         return bool(_segmenter(self.segmenter, self.segmenter_options).segment(image, prompts).prompts_used)
 
+    def simulate_clicks(self, image: np.ndarray, prompts: PromptSet, truth: np.ndarray, max_clicks: int) -> Any:
+        """The automatic cut, then a simulated user's clicks on it (fusion.evaluation.clicks.ClickRun)."""
+        segmenter = _segmenter(self.segmenter, self.segmenter_options)
+        if self.feather_options is None:
+            return simulate(image, truth, prompts, segmenter, max_clicks)
+        return simulate(image, truth, prompts, segmenter, max_clicks, self.feather_options)
+
 
 @dataclass(frozen=True)
 class BaselineMethod:
@@ -322,6 +331,8 @@ class ImageScore:
     prompt: str = ""
     width: int = 0
     height: int = 0
+    click_ious: tuple[float, ...] = ()  # with --clicks: IoU after 0, 1, … simulated clicks
+    click_seconds: tuple[float, ...] = ()  # and the seconds each correction took
 
 
 @dataclass(frozen=True)
@@ -337,8 +348,9 @@ def prompts_for(item: EvalItem) -> PromptSet:
     return PromptSet()
 
 
-def score_item(item: EvalItem, methods: Sequence[Method], tolerance: float = 3.0) -> ItemResult:
-    """Decode `item` (building its studio composite when kind == "studio"), run every method, score it.
+def score_item(item: EvalItem, methods: Sequence[Method], tolerance: float = 3.0, clicks: int = 0) -> ItemResult:
+    """Decode `item` (building its studio composite when kind == "studio"), run every method, score it; with
+    `clicks` > 0, methods that take corrections also run the simulated user (fusion.evaluation.clicks).
     Any failure becomes an ItemProblem naming the item (and the method, if one failed)."""
     try:
         image, truth = read_pair(item)
@@ -351,16 +363,23 @@ def score_item(item: EvalItem, methods: Sequence[Method], tolerance: float = 3.0
     prompts = prompts_for(item)
     scores = []
     for method in methods:
+        click_ious: tuple[float, ...] = ()
+        click_seconds: tuple[float, ...] = ()
         try:
-            start = time.perf_counter()
-            pred = method.predict(image, prompts)
-            seconds = time.perf_counter() - start
+            if clicks > 0 and hasattr(method, "simulate_clicks"):
+                run = method.simulate_clicks(image, prompts, truth, clicks)
+                pred, seconds, click_ious, click_seconds = run.automatic, run.seconds, run.scores, run.click_seconds
+            else:
+                start = time.perf_counter()
+                pred = method.predict(image, prompts)
+                seconds = time.perf_counter() - start
             metrics = score_all(pred, truth, tolerance)
         except Exception as exc:  # noqa: BLE001 - reported per item with its type, then the run goes on
             return ItemResult(problem=ItemProblem(_label(item), f"{method.name}: {_describe(exc)}"))
         scores.append(ImageScore(
             name=item.name, source=item.source, kind=item.kind, method=method.name, seconds=seconds,
-            prompt=item.prompt, width=int(truth.shape[1]), height=int(truth.shape[0]), **metrics,
+            prompt=item.prompt, width=int(truth.shape[1]), height=int(truth.shape[0]), click_ious=click_ious,
+            click_seconds=click_seconds, **metrics,
         ))
     return ItemResult(scores=tuple(scores))
 
@@ -439,6 +458,8 @@ class EvalReport:
     tolerance: float
     workers: int
     skipped_prompted: int = 0
+    clicks: int = 0  # the simulated user's click cap (0 = not run)
+    click_summaries: tuple[ClickSummary, ...] = ()
 
     @property
     def ours(self) -> str:
@@ -450,6 +471,11 @@ class EvalReport:
         if self.ours not in times or not times.get(baseline):
             return None
         return times[self.ours] / times[baseline]
+
+    def median_click_seconds(self) -> float | None:
+        """Median seconds of one correction (corrections + feathering) over every simulated click."""
+        seconds = [t for s in self.scores for t in s.click_seconds]
+        return float(statistics.median(seconds)) if seconds else None
 
     def to_dict(self) -> dict:
         def rounded(d: dict) -> dict:
@@ -465,6 +491,13 @@ class EvalReport:
             "timings": [rounded(asdict(t)) for t in self.timings],
             "speed_ratio": {m: _round(self.speed_ratio(m)) for m in self.methods[1:]},
             "skipped_prompted": self.skipped_prompted,
+            "clicks": self.clicks,
+            "click_summaries": [
+                {**rounded({k: v for k, v in asdict(c).items() if k != "iou_after"}),
+                 "iou_after": {str(n): round(v, 5) for n, v in zip(CLICK_COUNTS, c.iou_after, strict=True)}}
+                for c in self.click_summaries
+            ],
+            "median_click_seconds": _round(self.median_click_seconds()),
             "notes": list(self.notes),
             "problems": [asdict(p) for p in self.problems],
             "images": [rounded(asdict(s)) for s in self.scores],
@@ -485,6 +518,7 @@ class EvalOptions:
     workers: int = 1  # processes; > 1 uses a spawn pool with one OpenCV thread per worker
     tolerance: float = 3.0  # relaxed boundary F1 tolerance ρ, px
     prompts: bool = True  # score prompts.csv triples when the backend reads prompts
+    clicks: int = 0  # > 0: also run the simulated user, at most this many clicks per item
     progress: Callable[[int, int], None] | None = field(default=None, compare=False)
 
 
@@ -547,7 +581,24 @@ def evaluate(dataset: Dataset, methods: Sequence[Method], options: EvalOptions =
         tolerance=options.tolerance,
         workers=options.workers,
         skipped_prompted=skipped,
+        clicks=options.clicks,
+        click_summaries=_click_summaries(scores, method_order, options.clicks),
     )
+
+
+def _click_summaries(scores: Sequence[ImageScore], method_order: Sequence[str], cap: int) -> tuple[ClickSummary, ...]:
+    """Per (kind, source, method) and per (kind, ALL, method), for the methods that took clicks."""
+    if cap <= 0:
+        return ()
+    groups: dict[tuple[str, str, str], list[tuple[float, ...]]] = defaultdict(list)
+    for s in scores:
+        if s.click_ious:
+            groups[(s.kind, s.source, s.method)].append(s.click_ious)
+            groups[(s.kind, ALL, s.method)].append(s.click_ious)
+    rank = {m: i for i, m in enumerate(method_order)}
+    ordered = sorted(groups, key=lambda k: (KINDS.index(k[0]), k[1] == ALL, k[1], rank.get(k[2], len(rank))))
+    return tuple(summarise_clicks(kind, source, method, groups[(kind, source, method)], cap)
+                 for kind, source, method in ordered)
 
 
 def _run(tasks: list[EvalItem], methods: tuple, options: EvalOptions) -> list[ItemResult]:
@@ -555,7 +606,7 @@ def _run(tasks: list[EvalItem], methods: tuple, options: EvalOptions) -> list[It
     results: list[ItemResult] = []
     if options.workers <= 1 or total <= 1:
         for item in tasks:
-            results.append(score_item(item, methods, options.tolerance))
+            results.append(score_item(item, methods, options.tolerance, options.clicks))
             if options.progress:
                 options.progress(len(results), total)
         return results
@@ -564,7 +615,7 @@ def _run(tasks: list[EvalItem], methods: tuple, options: EvalOptions) -> list[It
     # executor, not multiprocessing.Pool: a worker that dies raises BrokenProcessPool instead of hanging.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(options.workers, total), mp_context=context, initializer=_init_worker) as pool:
-        futures = [pool.submit(score_item, item, methods, options.tolerance) for item in tasks]
+        futures = [pool.submit(score_item, item, methods, options.tolerance, options.clicks) for item in tasks]
         for future in as_completed(futures):
             results.append(future.result())
             if options.progress:

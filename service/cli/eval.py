@@ -33,6 +33,7 @@ from service.cli.errors import EXIT_ITEM_FAILED, user_errors
 from service.cli.models import models_dir_option, segmenter_option
 
 MAX_PROBLEMS_SHOWN = 20
+MAX_CLICKS = 100
 
 
 def eval_command(
@@ -53,6 +54,11 @@ def eval_command(
         0, "--limit", help="At most N foreground pairs and N prompted triples, spread over sources (0 = all)."
     ),
     workers: int = typer.Option(1, "--workers", help="Worker processes."),
+    clicks: int = typer.Option(
+        0, "--clicks",
+        help="Also run the standard simulated user for up to N correction clicks per photo and report NoC@85, "
+        "NoC@90 and IoU after 1, 3 and 5 clicks for every backend that takes corrections (try 20).",
+    ),
     tolerance: float = typer.Option(3.0, "--tolerance", help="Boundary F1 tolerance in px."),
     json_path: Optional[str] = typer.Option(
         None, "--json", help="Write the report with per-image rows to this file, or - for stdout."
@@ -64,8 +70,10 @@ def eval_command(
     # With --json - the JSON owns stdout; the human-readable table goes to stderr.
     console = Console(stderr=json_path == "-")
     with user_errors():
-        if limit < 0 or workers < 1 or tolerance <= 0:
-            raise InvalidOptionError("--limit must be ≥ 0, --workers ≥ 1 and --tolerance > 0")
+        if limit < 0 or workers < 1 or tolerance <= 0 or not 0 <= clicks <= MAX_CLICKS:
+            raise InvalidOptionError(
+                f"--limit must be ≥ 0, --workers ≥ 1, --tolerance > 0 and --clicks between 0 and {MAX_CLICKS}"
+            )
         dataset = load_dataset(data_dir)
         choice = choose_segmenter(segmenter_name, models)
         if workers > 1:
@@ -75,7 +83,7 @@ def eval_command(
             typer.echo(choice.notice, err=True)
         with _progress(console, quiet) as progress:
             report = evaluate(dataset, methods, EvalOptions(
-                studio=studio, limit=limit, workers=workers, tolerance=tolerance, progress=progress,
+                studio=studio, limit=limit, workers=workers, tolerance=tolerance, progress=progress, clicks=clicks,
             ))
         _print_report(console, report)
         if json_path:
@@ -140,6 +148,8 @@ def _print_report(console, report) -> None:
         )
         previous = group
     console.print(table)
+    if report.click_summaries:
+        _print_clicks(console, report)
     if report.timings:
         parts = [f"{t.method} {t.median_seconds:.3f} s ({t.count} runs)" for t in report.timings]
         console.print("median seconds per image: " + ", ".join(parts), soft_wrap=True)
@@ -156,6 +166,27 @@ def _print_report(console, report) -> None:
             console.print(f"  {problem.item}: {problem.message}", markup=False, highlight=False, soft_wrap=True)
         if len(report.problems) > MAX_PROBLEMS_SHOWN:
             console.print(f"  … and {len(report.problems) - MAX_PROBLEMS_SHOWN} more (see --json)")
+
+
+def _print_clicks(console, report) -> None:
+    table = Table(title=f"clicks to fix (simulated user, at most {report.clicks}; 0 = the automatic cut was enough)",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("source", "n", "method", "NoC@85", "NoC@90", "IoU@1", "IoU@3", "IoU@5", ">cap@90"):
+        table.add_column(column, justify="left" if column in ("source", "method") else "right")
+    previous = None
+    for c in report.click_summaries:
+        group = (c.kind, c.source)
+        if previous is not None and group != previous:
+            table.add_section()
+        first = group != previous
+        table.add_row(_group_label(c.kind, c.source) if first else "", str(c.count) if first else "", c.method,
+                      f"{c.noc85:.2f}", f"{c.noc90:.2f}", *(f"{v:.3f}" for v in c.iou_after), str(c.failed90),
+                      style="bold" if c.source == ALL else None)
+        previous = group
+    console.print(table)
+    median = report.median_click_seconds()
+    if median is not None:
+        console.print(f"median seconds per correction (corrections + feathering): {median:.3f}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -410,3 +410,21 @@ def test_comparisons_that_make_no_sense_are_refused_before_any_work(cutout_model
         ev.build_methods("classical", ["raw-model"])
     with pytest.raises(InvalidOptionError, match="needs another --segmenter"):
         ev.build_methods("classical", ["classical"])
+
+
+def test_cli_clicks_reports_clicks_to_fix_per_backend(tmp_path: Path):
+    """--clicks runs the simulated user on the real pipeline and reports NoC and IoU after 1/3/5 clicks."""
+    root = tmp_path / "clicks"
+    image = np.full((96, 128, 3), 235, np.uint8)
+    image[20:76, 16:60] = (200, 40, 40)
+    image[30:66, 76:110] = (40, 40, 200)  # a second object the truth leaves out
+    write_pair(root, "ccp_two", image, box(20, 16, 56, 44, (96, 128)))
+    result = run_cli("eval", str(root), "--clicks", "5", "--quiet", "--json", "-", timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    overall = next(c for c in report["click_summaries"] if c["source"] == "all")
+    assert overall["method"] == "classical" and overall["cap"] == 5 and overall["noc90"] <= 2
+    assert overall["iou_after"]["1"] > report["images"][0]["iou"]
+    assert "NoC@85" in result.stderr and report["median_click_seconds"] > 0
+    refused = run_cli("eval", str(root), "--clicks", "-1", timeout=60)
+    assert refused.returncode != 0 and "--clicks" in refused.stderr
