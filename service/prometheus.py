@@ -32,7 +32,7 @@ class Metrics:
         )
         self.stage_seconds = Histogram(
             "promptcut_stage_seconds", "Time per processing stage (fetch, decode, segment, select, feather, "
-            "compose, encode...), per operation (cut, reprompt, rerender).",
+            "compose, encode...), per operation (cut, reprompt, correct, rerender).",
             ("operation", "stage"), buckets=_STAGE_BUCKETS, registry=self.registry,
         )
         self.items_finished = Counter(

@@ -37,6 +37,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown_segmenter": 503,
     "write_failed": 500,
     "artifact_missing": 409,
+    "conflict": 409,
     "database_unavailable": 503,
 }
 

@@ -33,7 +33,7 @@ class ItemOut(BaseModel):
     title: str
     prompt: str
     state: str = Field(description="queued | running | done | failed")
-    version: int = Field(description="+1 per new result (reprompt, theme swap); 0 = no result yet")
+    version: int = Field(description="+1 per new result (reprompt, correction, theme swap); 0 = no result yet")
     attempts: int
     error: ItemError | None
     result_url: str | None = Field(description="The current result image; changes with every new version.")
@@ -47,7 +47,10 @@ class ItemOut(BaseModel):
     review_messages: list[str] = Field(description="One sentence per reason, same order, for people.")
     original_url: str
     render: dict[str, Any]
-    metadata: dict[str, Any] = Field(description="backend, chosen labels, confidence, timings, prompts, notes")
+    metadata: dict[str, Any] = Field(
+        description="backend, chosen labels, confidence, timings, prompts, notes; prompts_read (false: this "
+        "backend cannot read text prompts); photo_size [width, height] (the original as displayed: the pixels "
+        "corrections are given in); corrections {points, box, steps} once the cut has been corrected by clicks")
     created_at: datetime
     updated_at: datetime
 

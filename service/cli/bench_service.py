@@ -1,5 +1,6 @@
 """`promptcut bench-service`: what the service's caching buys (reprompt and theme swap against a full cut),
-the API's overhead per request, and a catalogue job's wall time. A benchmark, not a test."""
+the API's overhead per request, a seller's click correction through the API, and a catalogue job's wall time.
+A benchmark, not a test."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import typer
 
 from fusion.segmenters import get_segmenter
 from service.bench.catalogue_job import measure_job
+from service.bench.corrections import measure_corrections
 from service.bench.http_overhead import measure
 from service.bench.operations import bench_service, sample_titles
 from service.cli.bench_neural import neural_model_dir
@@ -54,11 +56,15 @@ def bench_service_command(
             typer.echo(f"API overhead per POST /v1/cutouts ({longest}-px photo, median of {overhead.runs}): "
                        f"{overhead.paired_overhead_median_s * 1000:.1f} ms on top of Engine.cut's "
                        f"{overhead.engine_median_s * 1000:.0f} ms")
+            correction = measure_corrections(photos[0], side=longest, runs=max(repeat, 5))
+            for line in correction.lines():
+                typer.echo(line)
             job = measure_job(photos, items=job_items, side=longest, workers=workers, theme=theme)
             typer.echo(f"{job.items}-item job, {job.workers} workers: {job.wall_s:.1f} s wall "
                        f"({job.per_item_s * 1000:.0f} ms per item), {job.failed} failed; whole-job theme swap "
                        f"{job.theme_swap_s * 1000:.0f} ms")
             report |= {"api_overhead_ms": overhead.paired_overhead_median_s * 1000,
+                       "correction": correction.to_dict(),
                        "job": {"items": job.items, "workers": job.workers, "wall_s": job.wall_s,
                                "theme_swap_s": job.theme_swap_s, "failed": job.failed}}
     if json_path:

@@ -301,16 +301,21 @@ def _release_claim(db: Session, item_id: str, worker: str, **values: Any) -> boo
 
 def record_result(db: Session, item_id: str, artifacts: Mapping[str, str | ArtifactRef],
                   metadata: Mapping[str, Any], render: Mapping[str, Any], *, title: str | None = None,
-                  prompt: str | None = None) -> bool:
-    """A new result for an item that is already done (reprompt, theme swap): version + 1, new artifacts, and the
-    new title/prompt when given. False when the item is not done (nothing is written)."""
+                  prompt: str | None = None, expected_version: int | None = None) -> bool:
+    """A new result for an item that is already done (reprompt, correction, theme swap): version + 1, new
+    artifacts, and the new title/prompt when given. False when the item is not done, or — with
+    `expected_version` — no longer at the version the result was computed from (another result landed in
+    between: nothing is written, so neither silently overwrites the other)."""
     values: dict[str, Any] = {"meta": dict(metadata), "render": dict(render), "version": Item.version + 1,
                               "updated_at": utcnow()}
     if title is not None:
         values["title"] = title
     if prompt is not None:
         values["prompt"] = prompt
-    result = db.execute(update(Item).where(Item.id == item_id, Item.state == "done").values(**values)
+    conditions = [Item.id == item_id, Item.state == "done"]
+    if expected_version is not None:
+        conditions.append(Item.version == expected_version)
+    result = db.execute(update(Item).where(*conditions).values(**values)
                         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         return False

@@ -1,7 +1,10 @@
-"""The blocking work, run on pool threads: a job item, a single cut-out, a reprompt, a theme swap.
+"""The blocking work, run on pool threads: a job item, a single cut-out, a reprompt, a correction, a theme swap.
 
 Each function takes Services plus ids/bytes, talks to the database in short transactions (never held open
-across a cut), and leaves items in a final state or raises a library error for the caller to map.
+across a cut), and leaves items in a final state or raises a library error for the caller to map. A new result
+for a done item (reprompt, correction, theme swap) is recorded only if the item is still at the version it was
+computed from, so two of them racing never silently overwrite each other: a request answers `conflict` (try
+again), a theme swap simply runs again on the newer version.
 """
 
 from __future__ import annotations
@@ -15,12 +18,18 @@ from fusion.errors import PromptcutError
 from service.db import repo
 from service.db.repo import NewItem
 from service.db.schema import Job
+from service.engine.correction_history import CorrectionChange, CorrectionHistory
+from service.engine.engine import MissingArtifactError
 from service.engine.render_request import RenderRequest
 from service.engine.result_meta import stage_seconds
 from service.jobs.runtime import Services
 from service.net.fetch import fetch_image
 
 log = logging.getLogger("promptcut.work")
+
+RERENDER_ATTEMPTS = 3  # a theme swap that loses a race with a correction or reprompt is redone on the new version
+DROPPED_CORRECTIONS_NOTE = ("reprompt: the seller's corrections were dropped; the cut starts again from the "
+                            "automatic selection (correct it again if needed)")
 
 INTERNAL_MESSAGE = "internal error while processing this item; it has been logged"
 
@@ -163,8 +172,15 @@ class NotReady(PromptcutError):
     code = "not_ready"
 
 
+class Conflict(PromptcutError):
+    """Another result (a reprompt, correction or theme swap) was recorded while this one was computed."""
+
+    code = "conflict"
+
+
 def reprompt_item(services: Services, key_id: str, item_id: str, prompt: str, title: str | None) -> None:
-    """Recompute only the prompt-dependent stages from the item's stored evidence; records a new version."""
+    """Recompute only the prompt-dependent stages from the item's stored evidence; records a new version.
+    A seller's corrections do not carry over: the reprompt starts from the automatic selection (a note says so)."""
     with services.database.session() as db:
         item = repo.get_item(db, key_id, item_id)
         if item is None:
@@ -174,31 +190,82 @@ def reprompt_item(services: Services, key_id: str, item_id: str, prompt: str, ti
         current = repo.current_artifacts(db, item_id)
         render = dict(item.render)
         new_title = item.title if title is None else title
+        version, corrected = item.version, _has_corrections(item.meta or {})
     if "evidence" not in current:
         raise NotReady(f"item {item_id} has no stored segmentation evidence (its own transparency was used)")
     result = services.engine.reprompt(current, new_title, prompt, _render_request(render))
     services.metrics.observe_stages("reprompt", _timings(result.metadata))
+    metadata = result.metadata
+    if corrected:
+        metadata = {**metadata, "notes": [*metadata.get("notes", []), DROPPED_CORRECTIONS_NOTE]}
     with services.database.session() as db:
-        if not repo.record_result(db, item_id, _new_artifacts(result.artifacts, current), result.metadata, render,
-                                  title=new_title, prompt=prompt):
-            raise NotReady(f"item {item_id} changed state while it was being reprompted; try again")
+        if not repo.record_result(db, item_id, _new_artifacts(result.artifacts, current), metadata, render,
+                                  title=new_title, prompt=prompt, expected_version=version):
+            raise Conflict(f"item {item_id} changed while it was being reprompted; try again")
+
+
+# ------------------------------------------------------------------------------------------------ corrections
+
+
+def _has_corrections(meta: Mapping[str, Any]) -> bool:
+    record = meta.get("corrections")
+    return isinstance(record, Mapping) and bool(record.get("steps"))
+
+
+def correct_item(services: Services, key_id: str, item_id: str, change: CorrectionChange) -> None:
+    """A seller's correction step (add clicks/box, undo, back to a version, clear): the cut is redone from the
+    item's stored evidence with every correction still standing, and recorded as a new version whose metadata
+    carries the steps (`corrections`). Raises LookupError (no such item), NotReady, MissingArtifactError (no
+    stored evidence), InvalidOptionError (nothing to undo, unknown version, a point outside the photo),
+    Conflict (another result landed meanwhile)."""
+    with services.database.session() as db:
+        item = repo.get_item(db, key_id, item_id)
+        if item is None:
+            raise LookupError(item_id)
+        if item.state != "done":
+            raise NotReady(f"item {item_id} is {item.state}: it can be corrected once it is done")
+        current = repo.current_artifacts(db, item_id)
+        render, meta, version = dict(item.render), dict(item.meta or {}), item.version
+        title, prompt = item.title, item.prompt
+    if "evidence" not in current:
+        raise MissingArtifactError(f"item {item_id} has no stored segmentation (its own transparency was used), "
+                                   "so there is nothing to correct")
+    history = CorrectionHistory() if change.action == "clear" else CorrectionHistory.from_metadata(meta)
+    history = history.changed(change, version)
+    result = services.engine.correct(current, history.corrections, _render_request(render), title=title,
+                                     prompt=prompt)
+    services.metrics.observe_stages("correct", _timings(result.metadata))
+    metadata = {**result.metadata, "corrections": history.to_metadata()}
+    with services.database.session() as db:
+        if not repo.record_result(db, item_id, _new_artifacts(result.artifacts, current), metadata, render,
+                                  expected_version=version):
+            raise Conflict(f"item {item_id} changed while it was being corrected (a reprompt or theme swap); "
+                           "try again")
 
 
 # ------------------------------------------------------------------------------------------------ themes
 
 
 def rerender_item(services: Services, item_id: str, render: Mapping[str, Any]) -> bool:
-    """New output for a done item from its stored layers (no segmentation). False when it is not done."""
-    with services.database.session() as db:
-        item = repo.load_item(db, item_id)
-        if item is None or item.state != "done":
-            return False
-        current = repo.current_artifacts(db, item_id)
-    result = services.engine.rerender(current, _render_request(render))
-    services.metrics.observe_stages("rerender", _timings(result.metadata))
-    metadata = {**(item.meta or {}), **result.metadata}
-    with services.database.session() as db:
-        return repo.record_result(db, item_id, _new_artifacts(result.artifacts, current), metadata, render)
+    """New output for a done item from its stored layers (no segmentation); its metadata is merged, so a
+    correction's alpha and steps are kept. False when it is not done. Redone on the newer version when a
+    reprompt or correction is recorded meanwhile (at most RERENDER_ATTEMPTS times)."""
+    for _ in range(RERENDER_ATTEMPTS):
+        with services.database.session() as db:
+            item = repo.load_item(db, item_id)
+            if item is None or item.state != "done":
+                return False
+            current = repo.current_artifacts(db, item_id)
+            meta, version = dict(item.meta or {}), item.version
+        result = services.engine.rerender(current, _render_request(render))
+        services.metrics.observe_stages("rerender", _timings(result.metadata))
+        metadata = {**meta, **result.metadata}
+        with services.database.session() as db:
+            if repo.record_result(db, item_id, _new_artifacts(result.artifacts, current), metadata, render,
+                                  expected_version=version):
+                return True
+    log.warning("item %s: not re-rendered, it kept changing while being re-rendered", item_id)
+    return False
 
 
 def rerender_job(services: Services, job_id: str, render: Mapping[str, Any]) -> int:

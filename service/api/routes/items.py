@@ -1,4 +1,5 @@
-"""Items: status, result and original images, and the prompt fix (reprompt)."""
+"""Items: status, result and original images, and the two fixes: a retyped prompt (reprompt) and a seller's
+clicks / box (corrections)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from fusion.errors import PromptcutError
+from fusion.corrections import Corrections
+from fusion.errors import InvalidOptionError, PromptcutError
 from service.api.auth import Caller, require_key
 from service.api.deps import get_services, in_pool, in_thread
 from service.api.errors import ApiError, from_library, not_found
 from service.api.schemas import ErrorBody, ItemOut
 from service.api.uploads import sniff_content_type
 from service.db import repo
+from service.engine.correction_history import CorrectionChange
 from service.jobs.payloads import item_json
-from service.jobs.tasks import NotReady, reprompt_item
+from service.jobs.tasks import NotReady, correct_item, reprompt_item
 
 router = APIRouter(tags=["items"])
 
@@ -28,6 +31,65 @@ class RepromptIn(BaseModel):
 
     prompt: str = Field(max_length=1000, description="What to keep, typed (e.g. 'the red handbag').")
     title: str | None = Field(default=None, max_length=1000, description="A corrected product title.")
+
+
+class PointIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    x: float = Field(allow_inf_nan=False, description="Pixels from the photo's left edge, 0 ≤ x < width.")
+    y: float = Field(allow_inf_nan=False, description="Pixels from the photo's top edge, 0 ≤ y < height.")
+    keep: bool = Field(description="true: this is product, keep it; false: this is background, remove it.")
+
+
+class BoxIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    left: float = Field(allow_inf_nan=False)
+    top: float = Field(allow_inf_nan=False)
+    right: float = Field(allow_inf_nan=False, description="Exclusive; at most the photo's width.")
+    bottom: float = Field(allow_inf_nan=False, description="Exclusive; at most the photo's height.")
+
+
+class CorrectionIn(BaseModel):
+    """Exactly one of: a new step (`points` and/or `box`), `undo`, `to_version`, `clear`. Coordinates are the
+    original photo's pixels as displayed (EXIF rotation applied): the item's `metadata.photo_size`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"points": [{"x": 412, "y": 300, "keep": False}, {"x": 520.5, "y": 610, "keep": True}]},
+        {"box": {"left": 120, "top": 80, "right": 900, "bottom": 1000}},
+        {"undo": True},
+        {"to_version": 2},
+        {"clear": True},
+    ]})
+
+    points: list[PointIn] | None = Field(
+        default=None, description="Clicks to add, in order: keep=true adds product there, false removes it.")
+    box: BoxIn | None = Field(default=None, description="The product lies inside this box (replaces an earlier one).")
+    undo: bool | None = Field(default=None, description="true: drop the last correction step.")
+    to_version: int | None = Field(
+        default=None, description="Keep only the steps made at or before this item version (older than the first "
+        "step: the automatic cut).")
+    clear: bool | None = Field(default=None, description="true: drop every correction (the automatic cut).")
+
+    def change(self) -> CorrectionChange:
+        """The request as a CorrectionChange; InvalidOptionError for no shape, several shapes or a false flag."""
+        given = {"points and/or box": self.points is not None or self.box is not None,
+                 "undo": "undo" in self.model_fields_set, "to_version": self.to_version is not None,
+                 "clear": "clear" in self.model_fields_set}
+        chosen = [name for name, present in given.items() if present]
+        if len(chosen) != 1:
+            raise InvalidOptionError(
+                "send exactly one of: points and/or box (a new correction), undo, to_version, clear"
+                + (f" (got {', '.join(chosen)})" if chosen else ""))
+        if chosen == ["undo"] or chosen == ["clear"]:
+            if getattr(self, chosen[0]) is not True:
+                raise InvalidOptionError(f"{chosen[0]} must be true")
+            return CorrectionChange(chosen[0])
+        if chosen == ["to_version"]:
+            return CorrectionChange("to_version", version=int(self.to_version or 0))
+        step = Corrections.from_dict({"points": [point.model_dump() for point in self.points or []],
+                                      "box": self.box.model_dump() if self.box is not None else None})
+        return CorrectionChange("add", step)
 
 
 def _item_or_404(services, key_id: str, item_id: str) -> dict:
@@ -115,6 +177,34 @@ async def reprompt(item_id: str, body: RepromptIn, request: Request, caller: Cal
         raise not_found("item") from None
     except NotReady as exc:
         raise ApiError(409, "not_ready", str(exc)) from None
+    except PromptcutError as exc:
+        raise from_library(exc) from None
+    return await in_thread(_item_or_404, services, caller.key_id, item_id)
+
+
+@router.post("/v1/items/{item_id}/corrections", response_model=ItemOut,
+             responses={**_ERRORS, 400: {"model": ErrorBody, "description": "invalid_option: malformed or empty "
+                                         "correction, several at once, a point outside the photo, nothing to undo, "
+                                         "an unknown version"},
+                        409: {"model": ErrorBody, "description": "not_ready (not done), artifact_missing (no stored "
+                              "segmentation: the photo's own transparency was used), conflict (another change "
+                              "landed meanwhile: try again)"},
+                        429: {"model": ErrorBody}},
+             summary="Correct one item's cut with keep/remove clicks or a box, undo, go back to a version, or "
+                     "clear: redone from its stored segmentation (no segmenter runs), as a new version")
+async def correct(item_id: str, body: CorrectionIn, request: Request, caller: Caller = Depends(require_key)) -> dict:
+    services = get_services(request)
+    try:
+        change = body.change()
+    except PromptcutError as exc:
+        raise from_library(exc) from None
+    await in_thread(_item_or_404, services, caller.key_id, item_id)  # 404 before taking a worker
+    try:
+        await in_pool(services, lambda: correct_item(services, caller.key_id, item_id, change))
+    except LookupError:
+        raise not_found("item") from None
+    except NotReady as exc:
+        raise ApiError(409, "not_ready", str(exc), headers={"Retry-After": "1"}) from None
     except PromptcutError as exc:
         raise from_library(exc) from None
     return await in_thread(_item_or_404, services, caller.key_id, item_id)

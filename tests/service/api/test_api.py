@@ -1,7 +1,8 @@
 """The HTTP API over real HTTP on loopback: uvicorn started by the test, SQLite in a temp folder, keys made
 with the repo functions, the real classical segmenter on small (256 px) photos.
 
-Covers: cut-outs (image and JSON variants, remove.bg parameter names), items, reprompt, jobs (JSON with URLs,
+Covers: cut-outs (image and JSON variants, remove.bg parameter names), items, reprompt, corrections (add, undo,
+back to a version, clear, their errors, races with a theme swap), jobs (JSON with URLs,
 multipart uploads), results zip, theme swap and back, completion webhook, auth and isolation between keys,
 malformed uploads and parameters, SSRF refusals, 429 when the pool is full, metrics, health.
 """
@@ -21,12 +22,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import cv2
 import httpx
 import numpy as np
 import pytest
 import uvicorn
 from PIL import Image
 
+from fusion.corrections import Click, Corrections
+from service.engine.correction_history import CorrectionChange
+from service.jobs.tasks import correct_item, rerender_item
 from service.net.webhooks import secret_for_key, verify
 from tests.helpers import REPO, decompression_bomb_png, sample_jpeg
 
@@ -369,6 +374,192 @@ def test_reprompt_makes_a_new_version_of_the_item(api: Api, photos: dict[str, by
         assert item["result_url"].endswith("?v=2")
         assert client.get(item["result_url"]).status_code == 200
         assert_error(client.post(f"/v1/items/{item_id}/reprompt", json={"promt": "typo"}), 422, "invalid_request")
+
+
+# ------------------------------------------------------------------------------------------------ corrections
+
+
+def mask_pixels(data: bytes) -> np.ndarray:
+    pixels = np.asarray(decode(data))
+    assert pixels.ndim == 2, pixels.shape  # format=mask: the 8-bit alpha at the photo's size
+    return pixels
+
+
+def inmost(region: np.ndarray) -> tuple[float, float]:
+    """(x, y) photo coordinates of the pixel of a bool mask farthest from its boundary (a pixel's centre)."""
+    inside = cv2.distanceTransform(np.pad(region, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(inside)), inside.shape)
+    return float(x) + 0.5, float(y) + 0.5
+
+
+def corrections_of(item: dict) -> tuple[list, Any, list]:
+    record = item["metadata"]["corrections"]
+    return record["points"], record["box"], [(s["version"], s["points"], s["box"]) for s in record["steps"]]
+
+
+def test_corrections_add_undo_go_back_and_clear_as_new_versions(api: Api, photos: dict[str, bytes]) -> None:
+    with api.client() as client:
+        cut = cutout(client, photos["coffee-cup"], title="Espresso cup", format="mask")
+        assert cut.status_code == 200, cut.text
+        item_id = cut.headers["x-promptcut-item"]
+        item = client.get(f"/v1/items/{item_id}").json()
+        width, height = decode(photos["coffee-cup"]).size
+        assert item["metadata"]["photo_size"] == [width, height] and item["metadata"]["prompts_read"] is False
+        automatic = mask_pixels(cut.content)
+        kept = automatic > 127
+        x, y = inmost(kept)
+
+        def correct(body: dict, version: int) -> tuple[dict, bytes]:
+            response = client.post(f"/v1/items/{item_id}/corrections", json=body)
+            assert response.status_code == 200, response.text
+            item = response.json()
+            assert item["version"] == version and item["result_url"].endswith(f"?v={version}")
+            assert item["metadata"]["operation"] == "correct" and item["metadata"]["photo_size"] == [width, height]
+            return item, client.get(item["result_url"]).content
+
+        removed, removed_bytes = correct({"points": [{"x": x, "y": y, "keep": False}], "box": None}, 2)
+        after = mask_pixels(removed_bytes)
+        assert after[int(y), int(x)] == 0 and (after > 127).sum() < kept.sum()  # the clicked part is gone
+        assert corrections_of(removed) == ([{"x": x, "y": y, "keep": False}], None, [(2, 1, False)])
+
+        box = {"left": 0, "top": 0, "right": width // 2, "bottom": height}
+        boxed, boxed_bytes = correct({"box": box}, 3)
+        assert mask_pixels(boxed_bytes)[:, width // 2 + 16:].max() == 0  # nothing kept right of the box
+        assert corrections_of(boxed)[1:] == (box, [(2, 1, False), (3, 0, True)])
+
+        undone, undone_bytes = correct({"undo": True}, 4)
+        assert undone_bytes == removed_bytes  # byte for byte the result of version 2
+        assert corrections_of(undone) == corrections_of(removed)
+
+        back, back_bytes = correct({"to_version": 1}, 5)  # before the first step: the automatic cut
+        assert back_bytes == cut.content and corrections_of(back) == ([], None, [])
+
+        correct({"points": [{"x": x, "y": y, "keep": False}]}, 6)
+        cleared, cleared_bytes = correct({"clear": True}, 7)
+        assert cleared_bytes == cut.content and corrections_of(cleared) == ([], None, [])
+        schema = client.get("/openapi.json").json()
+        operation = schema["paths"]["/v1/items/{item_id}/corrections"]["post"]
+        assert {"400", "404", "409"} <= set(operation["responses"])
+
+
+def test_corrections_are_refused_with_clear_errors(api: Api, photos: dict[str, bytes]) -> None:
+    with api.client() as client:
+        item_id = cutout(client, photos["rocket"], format="mask").headers["x-promptcut-item"]
+        url = f"/v1/items/{item_id}/corrections"
+        width, height = decode(photos["rocket"]).size
+        outside = assert_error(client.post(url, json={"points": [{"x": width + 5, "y": 10, "keep": True}]}),
+                               400, "invalid_option")
+        assert f"outside the {width}×{height} photo" in outside["error"]["message"]
+        assert_error(client.post(url, json={"box": {"left": 10, "top": 10, "right": 5, "bottom": 20}}), 400,
+                     "invalid_option")
+        for body in ({}, {"points": []}, {"box": None}, {"undo": True, "clear": True},
+                     {"points": [{"x": 1, "y": 1, "keep": True}], "undo": True}, {"undo": False},
+                     {"to_version": 99}, {"to_version": -1}):
+            assert_error(client.post(url, json=body), 400, "invalid_option")
+        nothing = assert_error(client.post(url, json={"undo": True}), 400, "invalid_option")
+        assert "nothing to undo" in nothing["error"]["message"]
+        assert_error(client.post(url, json={"points": [{"x": 1, "y": 1}]}), 422, "invalid_request")
+        assert_error(client.post(url, json={"points": [{"x": 1, "y": 1, "keep": True}], "typo": 1}), 422,
+                     "invalid_request")
+        assert client.get(f"/v1/items/{item_id}").json()["version"] == 1  # nothing refused made a version
+
+        point = {"points": [{"x": 1, "y": 1, "keep": True}]}
+        assert_error(client.post("/v1/items/no-such-item/corrections", json=point), 404, "not_found")
+        with api.client("b") as other:
+            assert_error(other.post(url, json=point), 404, "not_found")
+
+        rgba = np.dstack([np.asarray(decode(photos["coffee-cup"]).convert("RGB")),
+                          np.full((height, width), 255, np.uint8)])
+        rgba[:20, :, 3] = 0  # the seller's own cut-out: its transparency is used, nothing is segmented
+        own = client.post("/v1/cutouts", files={"image_file": ("cup.png", png_bytes(rgba), "image/png")})
+        assert own.status_code == 200 and own.headers["x-promptcut-backend"] == "input-alpha"
+        assert_error(client.post(f"/v1/items/{own.headers['x-promptcut-item']}/corrections", json=point), 409,
+                     "artifact_missing")
+
+        job = client.post("/v1/jobs", json={"items": [{"image_url": f"{api.image_base}/missing.jpg"}]})
+        failed = wait_job(client, job.json()["id"])["items"][0]
+        assert failed["state"] == "failed"
+        assert_error(client.post(f"/v1/items/{failed['id']}/corrections", json=point), 409, "not_ready")
+
+
+def test_a_theme_swap_keeps_a_correction_and_a_reprompt_drops_it(api: Api) -> None:
+    with api.client() as client:
+        job = client.post("/v1/jobs", json={"items": [{"image_url": f"{api.image_base}/coffee-cup.jpg"}],
+                                            "format": "mask"})
+        item = wait_job(client, job.json()["id"])["items"][0]
+        automatic = client.get(item["result_url"]).content
+        x, y = inmost(mask_pixels(automatic) > 127)
+        fixed = client.post(f"/v1/items/{item['id']}/corrections", json={"points": [{"x": x, "y": y, "keep": False}]})
+        assert fixed.status_code == 200, fixed.text
+        fixed_bytes = client.get(fixed.json()["result_url"]).content
+        assert fixed_bytes != automatic
+
+        swapped = client.post(f"/v1/jobs/{job.json()['id']}/theme", json={"theme": "spring"})
+        assert swapped.status_code == 200, swapped.text
+        item = swapped.json()["items"][0]
+        assert item["version"] == 3 and item["render"]["theme"] == "spring"
+        assert corrections_of(item)[2] == [(2, 1, False)]  # the steps are kept...
+        assert client.get(item["result_url"]).content == fixed_bytes  # ...and so is the corrected cut
+
+        reprompted = client.post(f"/v1/items/{item['id']}/reprompt", json={"prompt": "the cup"})
+        assert reprompted.status_code == 200, reprompted.text
+        item = reprompted.json()
+        assert item["version"] == 4 and "corrections" not in item["metadata"]
+        assert any("corrections were dropped" in note for note in item["metadata"]["notes"])
+        assert client.get(item["result_url"]).content == automatic  # back to the automatic cut
+        assert_error(client.post(f"/v1/items/{item['id']}/corrections", json={"undo": True}), 400, "invalid_option")
+
+
+def test_a_correction_and_a_theme_swap_racing_never_overwrite_each_other(
+    api: Api, photos: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = api.services
+    engine = services.engine
+    with api.client() as client:
+        item_id = cutout(client, photos["coffee-cup"], format="mask").headers["x-promptcut-item"]
+        render = client.get(f"/v1/items/{item_id}").json()["render"]
+        green = {**render, "background": "#00ff00"}
+        point = {"x": 100.5, "y": 100.5, "keep": True}
+
+        # A theme swap lands while the correction is being computed: the correction is refused, not recorded.
+        original_correct = engine.correct
+
+        def swap_first(*args: Any, **kwargs: Any) -> Any:
+            assert rerender_item(services, item_id, green)
+            return original_correct(*args, **kwargs)
+
+        monkeypatch.setattr(engine, "correct", swap_first)
+        conflict = assert_error(client.post(f"/v1/items/{item_id}/corrections", json={"points": [point]}), 409,
+                                "conflict")
+        assert "try again" in conflict["error"]["message"]
+        monkeypatch.undo()
+        item = client.get(f"/v1/items/{item_id}").json()
+        assert item["version"] == 2 and item["render"] == green and "corrections" not in item["metadata"]
+
+        # A correction lands while a theme swap is being computed: the swap is redone on the corrected version.
+        original_rerender = engine.rerender
+        calls = []
+
+        def correct_first(*args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 1:
+                correct_item(services, api_key_id(api), item_id, CorrectionChange(
+                    "add", Corrections((Click(point["x"], point["y"], True),))))
+            return original_rerender(*args, **kwargs)
+
+        monkeypatch.setattr(engine, "rerender", correct_first)
+        assert rerender_item(services, item_id, render)
+        monkeypatch.undo()
+        item = client.get(f"/v1/items/{item_id}").json()
+        assert len(calls) == 2 and item["version"] == 4 and item["render"] == render
+        assert corrections_of(item)[2] == [(3, 1, False)]
+
+
+def api_key_id(api: Api, store: str = "a") -> str:
+    from service.db import repo
+
+    with api.services.database.session() as db:
+        return repo.find_key(db, api.keys[store]).id
 
 
 # ------------------------------------------------------------------------------------------------ jobs

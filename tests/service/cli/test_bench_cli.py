@@ -38,3 +38,12 @@ def test_bench_neural_without_models_is_one_line(tmp_path) -> None:
     result = run_cli("bench-neural", "--models", str(tmp_path / "none"))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "promptcut models pull" in result.stderr
+
+
+def test_the_correction_bench_times_requests_over_loopback() -> None:
+    from service.bench.corrections import measure_corrections
+
+    result = measure_corrections(SAMPLES / "coffee-cup.jpg", side=256, runs=1)
+    assert result.add_median_s > 0 and result.undo_median_s > 0 and max(result.photo_size) == 256
+    assert {"correct", "feather"} <= set(result.stages_median_s) and "segment" not in result.stages_median_s
+    assert "correction request" in result.lines()[0] and result.to_dict()["add_median_ms"] > 0

@@ -433,6 +433,25 @@ def test_new_results_bump_the_version_and_the_newest_artifact_is_current(databas
             repo.add_artifact(db, item_id, "output", "../../etc/passwd")
 
 
+def test_a_result_computed_from_an_older_version_is_not_recorded(database: Database, key_id: str) -> None:
+    """A correction and a theme swap racing on one item: the one that read version 1 and lands second is
+    refused (nothing written), instead of overwriting the other's result."""
+    _, (item_id, _) = _job(database, key_id)
+    assert _claim(database, item_id, "w")
+    with database.session() as db:
+        assert repo.finish_item(db, item_id, "w", {"output": _digest("out1")}, {"n": 1}, RENDER)
+    with database.session() as db:  # the first of two changes made from version 1 lands
+        assert repo.record_result(db, item_id, {"output": _digest("swap")}, {"n": 2}, RENDER, expected_version=1)
+    with database.session() as db:  # the second, also made from version 1, is refused
+        assert repo.record_result(db, item_id, {"output": _digest("fix")}, {"n": 3}, RENDER,
+                                  expected_version=1) is False
+    with database.session() as db:
+        row = repo.load_item(db, item_id)
+        assert (row.version, row.meta) == (2, {"n": 2})
+        assert repo.current_artifacts(db, item_id) == {"output": _digest("swap")}
+        assert repo.record_result(db, item_id, {"output": _digest("fix")}, {"n": 3}, RENDER, expected_version=2)
+
+
 def test_a_theme_swap_changes_the_job_render_but_keeps_the_original(database: Database, key_id: str) -> None:
     job_id, _ = _job(database, key_id)
     with database.session() as db:
