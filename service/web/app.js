@@ -443,6 +443,7 @@ function newCard(item) {
     reprompt(card);
   });
   card.querySelector(".download-one").addEventListener("click", () => downloadOne(card));
+  card.querySelector(".fix-open").addEventListener("click", (event) => openFix(card.item, event.currentTarget));
   page.cards.set(item.id, card);
   $("grid").append(card);
   return card;
@@ -489,6 +490,18 @@ function renderItem(item) {
   card.querySelector(".reprompt-button").setAttribute("aria-label", `Re-cut ${title} with this prompt`);
   card.querySelector(".download-one").setAttribute("aria-label", `Download the result for ${title}`);
   card.querySelector(".download-one").disabled = !item.result_url;
+  const fixButton = card.querySelector(".fix-open");
+  fixButton.setAttribute("aria-label", `Fix the cut of ${title}`);
+  fixButton.disabled = !(item.state === "done" && item.result_url);
+  // A backend that cannot read text: no prompt box that would only re-cut the same way.
+  const deaf = readsText(item) === false;
+  card.querySelector(".reprompt").hidden = deaf;
+  const noText = card.querySelector(".no-text-note");
+  noText.hidden = !deaf;
+  noText.textContent = deaf
+    ? `Cut by the ${backendName(item)} backend, which cannot read text: use “Fix the cut…” to click on the ` +
+      "parts to keep or remove."
+    : "";
   if (!card.classList.contains("busy")) card.querySelector(".reprompt-button").disabled = item.state !== "done";
   setCardError(card, item.error ? `${sentence(item.error.message || "failed")} [${item.error.code}]` : "");
   renderReview(card, item);
@@ -508,6 +521,16 @@ function renderItem(item) {
     after.dataset.version = item.version;
     loadPicture(card, after, item.result_url, key);
   }
+  if (fix.item && fix.item.id === item.id && !fix.busy) renderFix(item);
+}
+
+// Put one updated item into the job view (the review count and the order may change) or into its card.
+function replaceItem(updated) {
+  if (page.job && page.job.items && page.job.items.some((entry) => entry.id === updated.id)) {
+    renderJob({ ...page.job, items: page.job.items.map((entry) => (entry.id === updated.id ? updated : entry)) });
+  } else {
+    renderItem(updated);
+  }
 }
 
 async function reprompt(card) {
@@ -515,6 +538,10 @@ async function reprompt(card) {
   const prompt = card.querySelector(".reprompt-input").value.trim();
   if (!prompt) {
     setCardError(card, "Type a prompt first, e.g. the product's name.");
+    return;
+  }
+  if (readsText(item) === false) {
+    setCardError(card, noTextMessage(item));
     return;
   }
   const button = card.querySelector(".reprompt-button");
@@ -526,12 +553,7 @@ async function reprompt(card) {
       method: "POST", json: { prompt },
     });
     clearMessage();
-    if (page.job && page.job.items && page.job.items.some((entry) => entry.id === updated.id)) {
-      // the whole job view: the count of cuts needing review and the order may change
-      renderJob({ ...page.job, items: page.job.items.map((entry) => (entry.id === updated.id ? updated : entry)) });
-    } else {
-      renderItem(updated);
-    }
+    replaceItem(updated);
   } catch (error) {
     setCardError(card, describe(error));
   } finally {
@@ -584,6 +606,340 @@ async function downloadZip() {
   }
 }
 
+// ---------------------------------------------------------------- the fix view: clicks, undo, prompt
+
+// Where a point on an <img> falls on the photo, and back. Pure functions (no DOM), exported for tests.
+//   box: the <img> element's rectangle in CSS pixels {left, top, width, height} (getBoundingClientRect);
+//   natural: [naturalWidth, naturalHeight] of the decoded image;
+//   photo: [width, height] of the photo in the API's pixels (metadata.photo_size), or `natural` when unknown;
+//   fit: the <img>'s CSS object-fit, with object-position at the centre (the default).
+// CSS pixels on both sides, so the browser zoom and devicePixelRatio do not matter.
+function pictureRect(box, natural, fit = "contain") {
+  const [nw, nh] = natural;
+  let sx = box.width / nw;
+  let sy = box.height / nh;
+  if (fit === "contain" || fit === "scale-down") sx = sy = Math.min(sx, sy);
+  if (fit === "cover") sx = sy = Math.max(sx, sy);
+  if (fit === "none" || (fit === "scale-down" && sx > 1)) sx = sy = 1;
+  const width = nw * sx;
+  const height = nh * sy;
+  return { x: (box.width - width) / 2, y: (box.height - height) / 2, width, height };
+}
+
+// clientX/clientY → {x, y} in photo pixels; null outside the picture (e.g. on the letterbox bars).
+function toPhotoPoint(clientX, clientY, box, natural, photo = natural, fit = "contain") {
+  const shown = pictureRect(box, natural, fit);
+  const u = (clientX - box.left - shown.x) / shown.width;
+  const v = (clientY - box.top - shown.y) / shown.height;
+  if (!(u >= 0 && u <= 1 && v >= 0 && v <= 1)) return null;
+  return { x: u * photo[0], y: v * photo[1] };
+}
+
+// Photo pixels → {left, top} in CSS pixels from the box's top-left corner.
+function toDisplayPoint(x, y, box, natural, photo = natural, fit = "contain") {
+  const shown = pictureRect(box, natural, fit);
+  return { left: shown.x + (x / photo[0]) * shown.width, top: shown.y + (y / photo[1]) * shown.height };
+}
+
+window.promptcut = { pictureRect, toPhotoPoint, toDisplayPoint };
+
+// metadata.prompts_read: true, false, or undefined (older results: assume the prompt still works).
+function readsText(item) {
+  const value = item && item.metadata ? item.metadata.prompts_read : undefined;
+  return typeof value === "boolean" ? value : undefined;
+}
+
+function backendName(item) {
+  return (item && item.metadata && item.metadata.backend) || "automatic";
+}
+
+function noTextMessage(item) {
+  return `This photo was cut by the ${backendName(item)} backend, which cannot read text. Retyping the prompt ` +
+    "will not change the cut — click on the photo to keep or remove parts instead.";
+}
+
+const fix = {
+  item: null,       // the item shown in the fix view (last JSON from the API)
+  opener: null,     // the button that opened it: focus goes back there on close
+  busy: false,      // a request is running: no second one
+  cursor: null,     // keyboard cross, in photo pixels
+  pending: null,    // the click being sent, in photo pixels, shown until the answer arrives
+};
+
+function corrections(item) {
+  const value = item && item.metadata && item.metadata.corrections;
+  return {
+    points: (value && Array.isArray(value.points)) ? value.points : [],
+    steps: (value && Array.isArray(value.steps)) ? value.steps : [],
+    box: value ? value.box || null : null,
+  };
+}
+
+// The photo's size in the API's pixels: metadata.photo_size, else what the browser decoded.
+function photoSize(img) {
+  const size = fix.item && fix.item.metadata && fix.item.metadata.photo_size;
+  if (Array.isArray(size) && size.length === 2 && size[0] > 0 && size[1] > 0) return size;
+  return [img.naturalWidth, img.naturalHeight];
+}
+
+// `box`: the photo's <img> in viewport pixels (for pointer events); `layout`: its untransformed size (for dots).
+function fixGeometry() {
+  const img = $("fix-original");
+  if (!img.naturalWidth || !img.naturalHeight || !img.src.startsWith("blob:")) return null;
+  const rect = img.getBoundingClientRect();
+  const box = { left: rect.left, top: rect.top, width: rect.width, height: rect.height };
+  const layout = { left: 0, top: 0, width: img.clientWidth, height: img.clientHeight };
+  const fit = getComputedStyle(img).objectFit || "fill";
+  return { img, box, layout, natural: [img.naturalWidth, img.naturalHeight], photo: photoSize(img), fit };
+}
+
+function placeDot(element, point, geometry) {
+  const at = toDisplayPoint(point.x, point.y, geometry.layout, geometry.natural, geometry.photo, geometry.fit);
+  element.style.left = `${geometry.img.offsetLeft + at.left}px`;
+  element.style.top = `${geometry.img.offsetTop + at.top}px`;
+}
+
+// Green dots where the seller said "keep", red where "remove"; the click in flight is drawn hollow.
+function drawMarkers() {
+  const layer = $("fix-markers");
+  layer.replaceChildren();
+  const geometry = fixGeometry();
+  const cursor = $("fix-cursor");
+  if (!geometry) {
+    cursor.hidden = true;
+    return;
+  }
+  const points = corrections(fix.item).points.map((point) => ({ ...point, pending: false }));
+  if (fix.pending) points.push({ ...fix.pending, pending: true });
+  for (const point of points) {
+    const dot = document.createElement("span");
+    dot.className = `dot ${point.keep ? "keep" : "remove"}${point.pending ? " pending" : ""}`;
+    dot.title = `${point.keep ? "Keep" : "Remove"} (${Math.round(point.x)}, ${Math.round(point.y)})`;
+    placeDot(dot, point, geometry);
+    layer.append(dot);
+  }
+  cursor.hidden = !fix.cursor;
+  if (fix.cursor) placeDot(cursor, fix.cursor, geometry);
+}
+
+function setFixBusy(busy, text = "") {
+  fix.busy = busy;
+  const view = $("fix-view");
+  view.classList.toggle("busy", busy);
+  view.setAttribute("aria-busy", busy ? "true" : "false");
+  $("fix-status").textContent = text;
+  view.querySelectorAll("input, button:not(#fix-close)").forEach((control) => { control.disabled = busy; });
+  if (!busy && fix.item) renderFixControls(fix.item);
+}
+
+function setFixError(text) {
+  $("fix-error").textContent = text || "";
+  $("fix-error").hidden = !text;
+}
+
+function renderFixControls(item) {
+  const { steps } = corrections(item);
+  const done = item.state === "done" && Boolean(item.result_url);
+  $("fix-undo").disabled = fix.busy || !steps.length;
+  $("fix-clear").disabled = fix.busy || !steps.length;
+  $("fix-undo").setAttribute("aria-label", steps.length ? `Undo the last correction (${steps.length} so far)` : "Undo");
+  const deaf = readsText(item) === false;
+  $("fix-reprompt").disabled = fix.busy || deaf || !done;
+  $("fix-prompt-note").hidden = !deaf;
+  $("fix-prompt-note").textContent = deaf ? noTextMessage(item) : "";
+  $("fix-photo").setAttribute("aria-disabled", fix.busy || !done ? "true" : "false");
+}
+
+function renderFix(item) {
+  const previous = fix.item;
+  fix.item = item;
+  const view = $("fix-view");
+  const title = itemTitle(item);
+  view.dataset.itemId = item.id;
+  view.dataset.version = item.version;
+  $("fix-title").textContent = title;
+  const { steps } = corrections(item);
+  view.dataset.steps = steps.length;
+
+  const reasons = (item.review_messages && item.review_messages.length ? item.review_messages : item.review_reasons)
+    || [];
+  $("fix-review").hidden = !item.needs_review;
+  $("fix-review-list").replaceChildren(...(item.needs_review ? reasons : []).map((reason) => {
+    const row = document.createElement("li");
+    row.textContent = reason;
+    return row;
+  }));
+
+  if (!previous || previous.id !== item.id) $("fix-prompt").value = item.prompt || "";
+  const original = $("fix-original");
+  original.alt = `Original photo: ${title}`;
+  if (item.original_url && original.dataset.pending !== item.original_url) {
+    showImage(original, item.original_url, item.original_url).catch((error) => setFixError(describe(error)));
+  }
+  const result = $("fix-result");
+  result.alt = item.result_url ? `Current cut: ${title}` : "";
+  if (item.result_url && result.dataset.pending !== item.result_url) {
+    showImage(result, item.result_url, item.result_url).catch((error) => {
+      if (result.dataset.pending === item.result_url) result.parentElement.dataset.note = "could not load";
+      result.title = describe(error);
+    });
+  }
+  $("fix-result-caption").textContent = steps.length
+    ? `Current cut (version ${item.version}, ${steps.length} correction${steps.length === 1 ? "" : "s"})`
+    : `Current cut (version ${item.version}, automatic)`;
+  renderFixControls(item);
+  drawMarkers();
+}
+
+function openFix(item, opener) {
+  if (!item || !needKey()) return;
+  fix.opener = opener || null;
+  fix.cursor = null;
+  fix.pending = null;
+  const original = $("fix-original");
+  if (!fix.item || fix.item.id !== item.id) {
+    // another item: do not show the previous photo meanwhile
+    for (const img of [original, $("fix-result")]) {
+      delete img.dataset.pending;
+      delete img.dataset.loaded;
+      if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+      img.removeAttribute("src");
+    }
+    fix.item = null;
+  }
+  setFixError("");
+  $("fix-status").textContent = "";
+  renderFix(item);
+  const view = $("fix-view");
+  if (!view.open) view.showModal();
+  $("fix-photo").focus();
+}
+
+function closeFix() {
+  const view = $("fix-view");
+  if (view.open) view.close();
+}
+
+// One request that changes the cut; the answer is the updated item, shown here and in the grid.
+async function sendCorrection(body, doing) {
+  const item = fix.item;
+  if (!item || fix.busy) return;
+  setFixError("");
+  setFixBusy(true, doing);
+  try {
+    const updated = await apiJson(`/v1/items/${encodeURIComponent(item.id)}/corrections`, {
+      method: "POST", json: body,
+    });
+    fix.pending = null;
+    fix.busy = false;  // so that replaceItem → renderItem → renderFix shows the new version
+    replaceItem(updated);
+    const same = fix.item && fix.item.id === updated.id;  // the seller may have opened another item meanwhile
+    if (same && fix.item.version !== updated.version) renderFix(updated);
+    setFixBusy(false, same ? `Updated: version ${updated.version}.` : "");
+  } catch (error) {
+    fix.pending = null;
+    setFixBusy(false);
+    if (fix.item && fix.item.id === item.id) setFixError(describe(error));
+    drawMarkers();
+  }
+}
+
+function fixMode() {
+  const checked = document.querySelector('input[name="fix-mode"]:checked');
+  return checked ? checked.value : "keep";
+}
+
+function addPoint(point, keep) {
+  if (!point || fix.busy || !fix.item || fix.item.state !== "done") return;
+  const round = (value) => Math.round(value * 10) / 10;
+  const sent = { x: round(point.x), y: round(point.y), keep };
+  fix.pending = sent;
+  drawMarkers();
+  sendCorrection({ points: [sent], box: null }, keep ? "Keeping that part…" : "Removing that part…");
+}
+
+function photoClick(event, keep) {
+  const geometry = fixGeometry();
+  if (!geometry) return;
+  const point = toPhotoPoint(event.clientX, event.clientY, geometry.box, geometry.natural, geometry.photo,
+    geometry.fit);
+  if (!point) return;  // on the empty bars beside the picture
+  fix.cursor = null;
+  addPoint(point, keep);
+}
+
+function photoKey(event) {
+  const geometry = fixGeometry();
+  if (!geometry) return;
+  const [w, h] = geometry.photo;
+  if (!fix.cursor) fix.cursor = { x: w / 2, y: h / 2 };
+  const step = (event.shiftKey ? 0.1 : 0.02) * Math.max(w, h);
+  const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+  if (moves[event.key]) {
+    event.preventDefault();
+    const [dx, dy] = moves[event.key];
+    fix.cursor = { x: Math.min(w, Math.max(0, fix.cursor.x + dx)), y: Math.min(h, Math.max(0, fix.cursor.y + dy)) };
+    drawMarkers();
+  } else if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    addPoint(fix.cursor, fixMode() === "keep");
+  }
+}
+
+function fixReprompt(event) {
+  event.preventDefault();
+  const item = fix.item;
+  if (!item || fix.busy) return;
+  if (readsText(item) === false) {
+    setFixError(noTextMessage(item));  // never a silent re-cut that cannot change anything
+    return;
+  }
+  const prompt = $("fix-prompt").value.trim();
+  if (!prompt) {
+    setFixError("Type a prompt first, e.g. the product's name.");
+    return;
+  }
+  setFixError("");
+  setFixBusy(true, "Re-cutting with the new prompt…");
+  apiJson(`/v1/items/${encodeURIComponent(item.id)}/reprompt`, { method: "POST", json: { prompt } })
+    .then((updated) => {
+      fix.busy = false;
+      replaceItem(updated);
+      const same = fix.item && fix.item.id === updated.id;
+      if (same) renderFix(updated);
+      setFixBusy(false, same ? `Updated: version ${updated.version}.` : "");
+    })
+    .catch((error) => {
+      setFixBusy(false);
+      setFixError(describe(error));
+    });
+}
+
+function startFixView() {
+  const photo = $("fix-photo");
+  photo.addEventListener("click", (event) => photoClick(event, fixMode() === "keep" && !event.shiftKey));
+  photo.addEventListener("contextmenu", (event) => {
+    event.preventDefault();
+    photoClick(event, false);
+  });
+  photo.addEventListener("keydown", photoKey);
+  photo.addEventListener("blur", () => { fix.cursor = null; drawMarkers(); });
+  $("fix-original").addEventListener("load", drawMarkers);
+  new ResizeObserver(drawMarkers).observe($("fix-original"));
+  $("fix-undo").addEventListener("click", () => sendCorrection({ undo: true }, "Undoing the last correction…"));
+  $("fix-clear").addEventListener("click", () => sendCorrection({ clear: true }, "Going back to the automatic cut…"));
+  $("fix-prompt-form").addEventListener("submit", fixReprompt);
+  // With the button disabled, Enter in the field would do nothing at all: say why instead.
+  $("fix-prompt").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && readsText(fix.item) === false) fixReprompt(event);
+  });
+  $("fix-close").addEventListener("click", closeFix);
+  $("fix-view").addEventListener("close", () => {
+    fix.cursor = null;
+    if (fix.opener && fix.opener.isConnected) fix.opener.focus();
+  });
+}
+
 // ---------------------------------------------------------------- recent jobs
 
 async function loadRecent() {
@@ -633,6 +989,7 @@ function start() {
   });
   $("original-theme").addEventListener("click", () => switchTheme("original"));
   $("download-zip").addEventListener("click", downloadZip);
+  startFixView();
   $("refresh-recent").addEventListener("click", () => {
     if (needKey()) loadRecent().catch((error) => showMessage(describe(error)));
   });

@@ -142,9 +142,9 @@ def page(browser: Browser) -> Iterator[Page]:
     assert not script_errors, f"uncaught errors in the page's script: {script_errors}"
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def enter_key(page: Page, base: str, key: str) -> None:
@@ -227,19 +227,11 @@ def test_seller_uploads_fixes_rethemes_and_downloads(page: Page, service: dict, 
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # no sideways scrolling
     shot(page, "02-job-done")
 
-    # Retype one item's prompt: a new version of that result replaces the old picture.
+    # The classical backend cannot read text: no prompt box on the card, a plain sentence instead.
     mug = page.locator("#grid .card", has_text="white coffee mug")
-    old_version = mug.get_attribute("data-version")
-    old_src = mug.locator("img.after").get_attribute("src")
-    mug.get_by_label("Prompt for white coffee mug").fill("the mug, not the saucer")
-    mug.get_by_role("button", name="Re-cut white coffee mug with this prompt").click()
-    expect(mug).not_to_have_attribute("data-version", old_version or "")
-    expect(mug.locator("img.after")).not_to_have_attribute("src", old_src or "")
-    wait_images_loaded(page, "#grid img.after")
-    assert int(mug.get_attribute("data-version")) > int(old_version)
-    mug_item = next(item for item in job_json(service, job_id)["items"] if item["title"] == "white coffee mug")
-    assert mug_item["prompt"] == "the mug, not the saucer"
-    assert str(mug_item["version"]) == mug.get_attribute("data-version")
+    expect(mug.locator(".no-text-note")).to_contain_text("classical backend, which cannot read text")
+    expect(mug.get_by_label("Prompt for white coffee mug")).to_be_hidden()
+    expect(mug.get_by_role("button", name="Fix the cut of white coffee mug")).to_be_enabled()
 
     # Switch the whole job's theme: every result picture changes to the new backdrop.
     before_theme = picture_signature(page, "#grid img.after")
@@ -383,3 +375,254 @@ def test_wrong_key_and_bad_options_show_clear_messages(page: Page, service: dict
     page.get_by_role("button", name="Create job").click()
     expect(message).to_contain_text("no-such-theme")
     shot(page, "07-bad-theme")
+
+
+# ---------------------------------------------------------------- the fix view (clicks, undo, the prompt)
+
+
+def item_json(service: dict, item_id: str) -> dict:
+    import httpx
+
+    response = httpx.get(f"{service['base']}/v1/items/{item_id}", headers={"X-Api-Key": service["key"]})
+    response.raise_for_status()
+    return response.json()
+
+
+def upload_and_wait(page: Page, service: dict, photo: Path) -> None:
+    enter_key(page, service["base"], service["key"])
+    expect(page.locator("#key-status")).to_contain_text("accepted")
+    page.get_by_label("Photos from this computer").set_input_files(str(photo))
+    page.get_by_role("button", name="Create job").click()
+    wait_for_job(page)
+    expect(page.locator("#grid .card[data-state='done']")).to_have_count(1)
+    wait_images_loaded(page, "#grid img")
+
+
+def photo_centre(page: Page) -> tuple[float, float]:
+    box = page.locator("#fix-original").bounding_box()
+    assert box is not None
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def version_of(page: Page) -> int:
+    return int(page.locator("#fix-view").get_attribute("data-version") or "0")
+
+
+def test_click_positions_map_to_photo_pixels(browser: Browser, service: dict) -> None:
+    """The page's own conversion (window.promptcut), on a real scaled <img> at a device pixel ratio of 2."""
+    context = browser.new_context(viewport={"width": 800, "height": 600}, device_scale_factor=2)
+    try:
+        page = context.new_page()
+        page.goto(service["base"] + "/")
+        result = page.evaluate(
+            """async () => {
+                const canvas = document.createElement("canvas");
+                canvas.width = 400;
+                canvas.height = 200;
+                canvas.getContext("2d").fillRect(0, 0, 400, 200);
+                const img = new Image();
+                img.src = canvas.toDataURL();
+                await img.decode();
+                img.style.cssText = "position:fixed;left:37px;top:51px;width:300px;height:300px;object-fit:contain";
+                document.body.append(img);
+                const rect = img.getBoundingClientRect();
+                const natural = [img.naturalWidth, img.naturalHeight];
+                const { toPhotoPoint, toDisplayPoint } = window.promptcut;
+                const fit = getComputedStyle(img).objectFit;
+                const at = (x, y, photo) => toPhotoPoint(rect.left + x, rect.top + y, rect, natural, photo, fit);
+                return {
+                    dpr: window.devicePixelRatio,
+                    centre: at(150, 150),
+                    topLeft: at(0, 75),
+                    bottomRight: at(300, 225),
+                    letterbox: at(150, 10),
+                    bigger: at(150, 150, [800, 400]),
+                    quarter: at(75, 112.5, [800, 400]),
+                    back: toDisplayPoint(200, 100, rect, natural, natural, fit),
+                    fill: toPhotoPoint(rect.left + 30, rect.top + 30, rect, natural, natural, "fill"),
+                    cover: toPhotoPoint(rect.left + 150, rect.top + 150, rect, natural, natural, "cover"),
+                };
+            }"""
+        )
+    finally:
+        context.close()
+    assert result["dpr"] == 2
+    assert result["centre"] == {"x": 200, "y": 100}  # the displayed centre is the photo's centre
+    assert result["topLeft"] == {"x": 0, "y": 0}  # the picture starts below the 75 px letterbox bar
+    assert result["bottomRight"] == {"x": 400, "y": 200}
+    assert result["letterbox"] is None  # a click on the empty bar is no point on the photo
+    assert result["bigger"] == {"x": 400, "y": 200}  # photo_size larger than the decoded image
+    assert result["quarter"] == {"x": 200, "y": 100}
+    assert result["back"] == {"left": 150, "top": 150}
+    assert result["fill"] == pytest.approx({"x": 40, "y": 20})
+    assert result["cover"] == {"x": 200, "y": 100}
+
+
+def test_fix_view_clicks_undo_and_start_over(page: Page, service: dict, photos: dict[str, Path]) -> None:
+    from PIL import Image
+
+    with Image.open(photos["mug.png"]) as image:
+        width, height = image.size
+    upload_and_wait(page, service, photos["mug.png"])
+    card = page.locator("#grid .card").first
+    item_id = card.get_attribute("data-item-id")
+    old_src = card.locator("img.after").get_attribute("src")
+    corrections: list[dict] = []
+    reprompts: list[str] = []
+    page.on("request", lambda request: corrections.append(request.post_data_json)
+            if request.url.endswith("/corrections") else None)
+    page.on("request", lambda request: reprompts.append(request.url) if "/reprompt" in request.url else None)
+
+    # Opened from the grid with the keyboard.
+    card.get_by_role("button", name="Fix the cut of mug").focus()
+    page.keyboard.press("Enter")
+    view = page.locator("#fix-view")
+    expect(view).to_be_visible()
+    expect(page.locator("#fix-heading")).to_contain_text("mug")
+    wait_images_loaded(page, "#fix-view img")
+    expect(page.get_by_role("button", name="Undo")).to_be_disabled()
+    expect(page.get_by_role("button", name="Start over")).to_be_disabled()
+    expect(view.locator(".dot")).to_have_count(0)
+    first_version = version_of(page)
+    shot(page, "09-fix-view", full_page=False)  # the modal view as the seller sees it
+
+    # The classical backend cannot read text: said in plain words, and typing a prompt re-cuts nothing.
+    note = page.locator("#fix-prompt-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("cut by the classical backend, which cannot read text")
+    expect(note).to_contain_text("click on the photo")
+    expect(page.get_by_role("button", name="Re-cut with this prompt")).to_be_disabled()
+    page.get_by_label("Prompt (what to keep, in words)").fill("the mug, not the saucer")
+    page.get_by_label("Prompt (what to keep, in words)").press("Enter")
+    expect(page.locator("#fix-error")).to_contain_text("cannot read text")
+    assert reprompts == []
+    assert version_of(page) == first_version
+
+    # "Remove" and a click at the displayed centre, on the kept mug: one step, at the photo's centre.
+    page.get_by_label("Remove that part").check()
+    x, y = photo_centre(page)
+    page.mouse.click(x, y)
+    expect(view).to_have_attribute("data-version", str(first_version + 1))
+    assert len(corrections) == 1
+    (point,) = corrections[0]["points"]
+    assert point["keep"] is False
+    assert point["x"] == pytest.approx(width / 2, abs=1) and point["y"] == pytest.approx(height / 2, abs=1)
+    assert corrections[0]["box"] is None
+    expect(view.locator(".dot.remove:not(.pending)")).to_have_count(1)
+    expect(card).to_have_attribute("data-version", str(first_version + 1))
+    expect(card.locator("img.after")).not_to_have_attribute("src", old_src or "")
+    wait_images_loaded(page, "#grid img.after")
+    expect(page.locator("#fix-status")).to_contain_text(f"version {first_version + 1}")
+    expect(page.get_by_role("button", name="Undo")).to_be_enabled()
+    stored = item_json(service, item_id)
+    assert stored["version"] == first_version + 1
+    assert stored["metadata"]["corrections"]["points"][0]["keep"] is False
+    shot(page, "10-fix-removed", full_page=False)  # the modal view as the seller sees it
+
+    # Undo: the step is dropped, as a new version.
+    page.get_by_role("button", name="Undo").click()
+    expect(view).to_have_attribute("data-version", str(first_version + 2))
+    assert corrections[-1] == {"undo": True}
+    expect(view.locator(".dot")).to_have_count(0)
+    expect(page.get_by_role("button", name="Undo")).to_be_disabled()
+    expect(card).to_have_attribute("data-version", str(first_version + 2))
+    assert not (item_json(service, item_id)["metadata"].get("corrections") or {}).get("points")
+
+    # The keyboard: Keep mode, move the cross left, Enter; then Start over.
+    page.get_by_label("Keep that part").check()
+    page.locator("#fix-photo").focus()
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#fix-cursor")).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(view).to_have_attribute("data-version", str(first_version + 3))
+    (point,) = corrections[-1]["points"]
+    assert point["keep"] is True
+    assert point["x"] == pytest.approx(width / 2 - 0.02 * max(width, height), abs=1)
+    expect(view.locator(".dot.keep")).to_have_count(1)
+    page.get_by_role("button", name="Start over").click()
+    expect(view).to_have_attribute("data-version", str(first_version + 4))
+    assert corrections[-1] == {"clear": True}
+    expect(view.locator(".dot")).to_have_count(0)
+
+    # Closing returns to the grid, focus back on the card's button.
+    page.keyboard.press("Escape")
+    expect(view).to_be_hidden()
+    expect(card.get_by_role("button", name="Fix the cut of mug")).to_be_focused()
+    assert reprompts == []
+
+
+def test_fix_view_busy_and_errors(page: Page, service: dict, photos: dict[str, Path]) -> None:
+    upload_and_wait(page, service, photos["rocket.png"])
+    card = page.locator("#grid .card").first
+    card.get_by_role("button", name="Fix the cut of rocket").click()
+    view = page.locator("#fix-view")
+    wait_images_loaded(page, "#fix-view img")
+    first_version = version_of(page)
+
+    # While a step is on its way: inputs off, progress said, a second click sends nothing.
+    held = []
+    page.route("**/v1/items/*/corrections", lambda route: held.append(route))
+    x, y = photo_centre(page)
+    page.mouse.click(x, y)
+    expect(view).to_have_attribute("aria-busy", "true")
+    expect(page.locator("#fix-status")).to_contain_text("Keeping that part")
+    expect(view.locator(".dot.pending")).to_have_count(1)
+    expect(page.get_by_label("Remove that part")).to_be_disabled()
+    page.mouse.click(x + 5, y + 5, button="right")
+    page.mouse.click(x - 5, y - 5)
+    page.wait_for_timeout(300)
+    assert len(held) == 1
+    held[0].continue_()
+    page.unroute("**/v1/items/*/corrections")
+    expect(view).to_have_attribute("data-version", str(first_version + 1))
+    expect(view).to_have_attribute("aria-busy", "false")
+    expect(view.locator(".dot.keep")).to_have_count(1)
+
+    # The server's error message in plain words; the page stays usable.
+    page.route("**/v1/items/*/corrections", lambda route: route.fulfill(
+        status=409, content_type="application/json",
+        body='{"error": {"code": "conflict", "message": "the item changed meanwhile; reopen it"}}'))
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator("#fix-error")).to_contain_text("The item changed meanwhile; reopen it")
+    expect(page.get_by_role("button", name="Undo")).to_be_enabled()
+    expect(view).to_have_attribute("data-version", str(first_version + 1))
+    page.unroute("**/v1/items/*/corrections")
+    shot(page, "11-fix-error", full_page=False)  # the modal view as the seller sees it
+
+    # A phone-width window: the fix view fits without sideways scrolling.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.getElementById('fix-view').scrollWidth") <= 390
+    shot(page, "12-fix-phone", full_page=False)  # the modal view as the seller sees it
+    page.locator("#fix-prompt").scroll_into_view_if_needed()
+    shot(page, "13-fix-phone-prompt", full_page=False)
+
+
+def test_a_backend_that_reads_text_keeps_the_prompt_box(page: Page, service: dict, photos: dict[str, Path]) -> None:
+    """Where the text-prompted backend cut the photo, the prompt goes to it (here the job JSON is edited on its
+    way to the page to say so; the classical test server answers the reprompt itself)."""
+    import json
+
+    def reads_text(route) -> None:
+        response = route.fetch()
+        job = response.json()
+        for item in job.get("items") or []:
+            item["metadata"] = {**item["metadata"], "backend": "neural", "prompts_read": True}
+        route.fulfill(response=response, body=json.dumps(job))
+
+    page.route("**/v1/jobs/*", lambda route: reads_text(route) if route.request.method == "GET" else route.continue_())
+    upload_and_wait(page, service, photos["mug.png"])
+    card = page.locator("#grid .card").first
+    expect(card.locator(".no-text-note")).to_be_hidden()
+    card.get_by_role("button", name="Fix the cut of mug").click()
+    expect(page.locator("#fix-prompt-note")).to_be_hidden()
+    reprompt = page.get_by_role("button", name="Re-cut with this prompt")
+    expect(reprompt).to_be_enabled()
+    first_version = version_of(page)
+    page.get_by_label("Prompt (what to keep, in words)").fill("the mug, not the saucer")
+    with page.expect_request("**/reprompt") as sent:
+        reprompt.click()
+    assert sent.value.post_data_json == {"prompt": "the mug, not the saucer"}
+    expect(page.locator("#fix-view")).to_have_attribute("data-version", str(first_version + 1))
+    expect(card).to_have_attribute("data-version", str(first_version + 1))
+    item = item_json(service, card.get_attribute("data-item-id") or "")
+    assert item["prompt"] == "the mug, not the saucer"
