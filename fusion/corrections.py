@@ -21,18 +21,20 @@ import cv2
 import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
+from skimage.segmentation import slic
 
 from fusion.errors import InvalidOptionError
 from fusion.segmenters.classical import split_regions
 from fusion.segmenters.graphcut import colour_bins, colour_likelihood, contrast_weights, min_cut
-from fusion.segmenters.saliency import region_graph, superpixels, to_lab
+from fusion.segmenters.saliency import region_graph, to_lab
 from fusion.types import Evidence, Mask
 
 MAX_CLICKS = 100  # per item, over every correction step: a seller never needs more, a script may send junk
 GRID = 400  # longest side (px) of the grid the correction is solved on
-SUPERPIXELS = 900  # regions of coherent colour on that grid: the units a click's spread is measured in
+SUPERPIXELS = 900  # regions of coherent colour on that grid: the units a click's spread is measured in...
+SUPERPIXEL_GRID = 240  # ...found on a grid of at most this side (SLIC is most of a correction's time)
 SEED_RADIUS = 0.012  # hard-constraint disk around a click, share of the grid's longest side
-SIMILAR = 12.0  # Lab distance from the clicked region's mean colour within which regions count as its surface
+SIMILAR = 15.0  # Lab distance from the clicked region's mean colour within which regions count as its surface
 TEXTURE = 1.5  # on a textured surface the reach in colour widens to this many times the clicked region's
 #               median difference from its neighbours on the same side...
 MAX_SIMILAR = 20.0  # ...up to this Lab distance
@@ -172,7 +174,7 @@ def apply_corrections(evidence: Evidence, base: Mask, corrections: Corrections, 
             belief = np.where(inside, belief, 0.0).astype(np.float32)
 
     lab = to_lab(image)
-    regions = superpixels(image, min(SUPERPIXELS, max(1, gh * gw // 16)))
+    regions = _superpixels(lab, min(SUPERPIXELS, max(1, gh * gw // 16)))
     radius = max(1, round(SEED_RADIUS * side))
     for click in corrections.clicks:
         x = min(gw - 1, int(click.x * sx))
@@ -187,6 +189,20 @@ def apply_corrections(evidence: Evidence, base: Mask, corrections: Corrections, 
 
     corrected = _cut(image, belief, sure_fg, sure_bg, touched, current, BAND)
     return _to_mask(base, corrected, probability >= 0.5, (h, w), len(corrections.clicks), corrections.box is not None)
+
+
+def _superpixels(lab: np.ndarray, count: int) -> np.ndarray:
+    """SLIC regions of an h×w×3 Lab image, found on a grid of at most SUPERPIXEL_GRID px and scaled back → h×w int32
+    ids 0..n-1. The spread only needs regions of one colour; the graph cut afterwards settles the exact edge."""
+    h, w = lab.shape[:2]
+    factor = min(1.0, SUPERPIXEL_GRID / max(h, w))
+    small = cv2.resize(lab, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+    labels = slic(small, n_segments=count, compactness=10.0, start_label=0, convert2lab=False, channel_axis=-1,
+                  enforce_connectivity=True)
+    if labels.shape != (h, w):
+        labels = cv2.resize(labels.astype(np.int32), (w, h), interpolation=cv2.INTER_NEAREST)
+    _, dense = np.unique(labels, return_inverse=True)
+    return dense.reshape(h, w).astype(np.int32)
 
 
 def _resize(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
