@@ -7,14 +7,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from fusion.compose import Background, Framing, is_plain
-from fusion.errors import PromptcutError
+from fusion.corrections import Corrections, apply_corrections
+from fusion.errors import InvalidOptionError, PromptcutError
 from fusion.feather import FeatherOptions
 from fusion.imageio import load_image, write_atomic
-from fusion.pipeline import cut, cut_from_own_alpha, has_own_cutout
+from fusion.pipeline import cut, cut_from_mask, cut_from_own_alpha, has_own_cutout, segment
 from fusion.protocol import Segmenter
 from fusion.render import OutputOptions, render
-from prompting import build_prompts
+from fusion.selection import select
+from fusion.types import Cutout
+from prompting import PromptSet, build_prompts
 from service.cli.inputs import BatchItem, TitleRow, title_for
 
 
@@ -30,6 +35,9 @@ class BatchSettings:
     prompt: str = ""  # typed prompt for every item (overrides titles)
     title: str = ""  # one title for every item (a titles CSV row wins)
     use_input_alpha: bool = True
+    corrections: Corrections = Corrections()  # clicks / box for a single photo: the automatic cut, corrected
+
+CORRECTED_NOTE = "corrected: the automatic cut, then the given clicks/box applied to it (one segmentation)"
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,9 @@ def process_item(
             prompt=settings.prompt or (row.prompt if row else ""),
         )
         decoded = load_image(item.source, max_pixels=settings.max_pixels)
-        if settings.use_input_alpha and has_own_cutout(decoded.alpha):
+        if not settings.corrections.empty:
+            cutout = _corrected_cut(decoded.rgb, decoded.alpha, prompts, segmenter, settings)
+        elif settings.use_input_alpha and has_own_cutout(decoded.alpha):
             cutout = cut_from_own_alpha(decoded.rgb, decoded.alpha)
         else:
             cutout = cut(decoded.rgb, prompts, segmenter, settings.feather)
@@ -85,8 +95,25 @@ def process_item(
         "prompt_source": prompts.source,
         "prompts": prompts.to_dict(),
     }
+    if not settings.corrections.empty:
+        metadata["corrections"] = settings.corrections.to_dict()
     return ItemResult(str(item.source), str(target), "done", seconds=time.perf_counter() - start, metadata=metadata,
                       needs_review=review.needs_review, review_reasons=review.reasons, review_messages=review.messages)
+
+
+def _corrected_cut(
+    rgb: np.ndarray, alpha: np.ndarray | None, prompts: PromptSet, segmenter: Segmenter, settings: BatchSettings
+) -> Cutout:
+    """The automatic cut of `rgb` (H×W×3 uint8) corrected by settings.corrections, as the service's correct
+    step does it: one segmentation, its automatic selection, the clicks/box applied, then feathered."""
+    height, width = rgb.shape[:2]
+    settings.corrections.check(width, height)  # before segmenting: a typo costs nothing
+    if settings.use_input_alpha and has_own_cutout(alpha):
+        raise InvalidOptionError("this photo already carries its own transparency, which is used as the cut; "
+                                 "clicks and boxes correct an automatic cut only")
+    evidence = segment(rgb, prompts, segmenter, settings.feather)
+    mask = apply_corrections(evidence, select(evidence), settings.corrections, (width, height))
+    return cut_from_mask(rgb, mask, evidence.backend, settings.feather, notes=(*evidence.notes, CORRECTED_NOTE))
 
 
 def run_batch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections import Counter
 from pathlib import Path
@@ -20,6 +21,7 @@ from rich.progress import (
 )
 
 from fusion.compose import Framing
+from fusion.corrections import Box, Click, Corrections
 from fusion.errors import InvalidOptionError
 from fusion.feather import FeatherOptions
 from fusion.render import OutputOptions, check_combination
@@ -71,6 +73,17 @@ def replace(
     max_megapixels: float = typer.Option(
         40.0, "--max-megapixels", help="Refuse larger inputs (decompression-bomb guard)."
     ),
+    keep: list[str] = typer.Option(
+        [], "--keep", help="X,Y: a click on a part of the product the cut missed (photo pixels; repeatable; "
+        "one input only)."
+    ),
+    remove: list[str] = typer.Option(
+        [], "--remove", help="X,Y: a click on something the cut kept that is not the product (repeatable; "
+        "one input only)."
+    ),
+    box: Optional[str] = typer.Option(
+        None, "--box", help="LEFT,TOP,RIGHT,BOTTOM: the product lies inside (photo pixels; one input only)."
+    ),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write a JSON summary to this file, or - for stdout."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
@@ -89,7 +102,13 @@ def replace(
             choice = choice.with_options(precision=precision)
         choice = choice.with_threads(threads)
         segmenter, notice = choice.build(), choice.notice
+        corrections = _corrections(keep, remove, box)
         items = collect_inputs(inputs)
+        if not corrections.empty and len(items) != 1:
+            raise InvalidOptionError(
+                f"--keep, --remove and --box apply to one photo, but {len(items)} inputs were given; "
+                "name that photo alone"
+            )
         title_rows = read_titles(titles) if titles else {}
         settings = BatchSettings(
             out_dir=out,
@@ -101,6 +120,7 @@ def replace(
             max_pixels=int(max_megapixels * 1_000_000),
             prompt=prompt or "",
             title=title or "",
+            corrections=corrections,
         )
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -132,6 +152,26 @@ def replace(
         raise typer.Exit(EXIT_ITEM_FAILED)
 
 
+def _numbers(text: str, count: int, flag: str, form: str) -> list[float]:
+    parts = text.split(",")
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        values = []
+    if len(values) != count or not all(math.isfinite(v) for v in values):
+        raise InvalidOptionError(f"{flag} takes {form} in the photo's pixels, got {text!r}")
+    return values
+
+
+def _corrections(keep: list[str], remove: list[str], box: str | None) -> Corrections:
+    """--keep/--remove X,Y and --box L,T,R,B → Corrections (keep clicks first, then remove clicks, so a
+    remove click wins where two disagree). Whether they lie inside the photo is checked once it is decoded."""
+    clicks = [Click(*_numbers(text, 2, "--keep", "X,Y"), keep=True) for text in keep]
+    clicks += [Click(*_numbers(text, 2, "--remove", "X,Y"), keep=False) for text in remove]
+    chosen_box = Box(*_numbers(box, 4, "--box", "LEFT,TOP,RIGHT,BOTTOM")) if box else None
+    return Corrections(tuple(clicks), chosen_box)
+
+
 def _run_with_progress(items, segmenter, settings, title_rows, quiet):
 
     console = Console(stderr=True)
@@ -153,7 +193,13 @@ def _run_with_progress(items, segmenter, settings, title_rows, quiet):
                     highlight=False,
                     soft_wrap=True,
                 )
-            elif result.needs_review:
+                progress.advance(task)
+                return
+            if "corrections" in result.metadata:  # the selection's reason ends "…; corrected by 1 click"
+                said = result.metadata.get("selection", {}).get("reason", "").rpartition("; ")[2]
+                console.print(f"[green]corrected[/green] {escape(result.source)}: the automatic cut, {escape(said)}",
+                              highlight=False, soft_wrap=True)
+            if result.needs_review:
                 why = "; ".join(result.review_messages)
                 console.print(
                     f"[yellow]needs review[/yellow] {escape(result.source)}: {escape(why)}"
