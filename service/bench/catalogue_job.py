@@ -8,12 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from service.api.app import create_app
 from service.bench.http_overhead import sample_photo
-from service.bench.loopback import serve_on_loopback
-from service.db import open_database, repo
+from service.bench.loopback import bench_client
 from service.settings import Settings
 
 
@@ -38,12 +34,7 @@ def measure_job(photos: list[Path], *, items: int = 50, side: int = 1024, worker
     uploads = [sample_photo(photos[i % len(photos)], side) for i in range(items)]
     with tempfile.TemporaryDirectory(prefix="promptcut-job-bench-") as folder:
         settings = Settings(data_dir=Path(folder), segmenter="classical", workers=workers, max_items_per_job=items)
-        database = open_database(settings.db_url)
-        with database.session() as db:
-            key = repo.create_key(db, "bench")[1]
-        database.close()
-        with serve_on_loopback(create_app(settings)) as base_url, \
-                httpx.Client(base_url=base_url, headers={"X-Api-Key": key}, timeout=600) as client:
+        with bench_client(settings, timeout=600) as client:
             files = [("image_file", (f"{i}.jpg", data, "image/jpeg")) for i, data in enumerate(uploads)]
             start = time.perf_counter()
             response = client.post("/v1/jobs", files=files, data={"format": "jpeg"})

@@ -18,13 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
-import httpx
 import numpy as np
 
-from service.api.app import create_app
 from service.bench.http_overhead import sample_photo
-from service.bench.loopback import serve_on_loopback
-from service.db import open_database, repo
+from service.bench.loopback import bench_client
 from service.engine.result_meta import stage_seconds
 from service.settings import Settings
 
@@ -78,12 +75,7 @@ def measure_corrections(image_path: Path, *, side: int = 1024, runs: int = 10,
     data = sample_photo(image_path, side)
     with tempfile.TemporaryDirectory(prefix="promptcut-correction-bench-") as folder:
         settings = Settings(data_dir=Path(folder), segmenter="classical", workers=1, queue_size=2)
-        database = open_database(settings.db_url)
-        with database.session() as db:
-            key = repo.create_key(db, "bench")[1]
-        database.close()
-        with serve_on_loopback(create_app(settings)) as base_url, \
-                httpx.Client(base_url=base_url, headers={"X-Api-Key": key}, timeout=120) as client:
+        with bench_client(settings, timeout=120) as client:
             upload = {"image_file": ("photo.jpg", data, "image/jpeg")}
             # where the product is: the automatic cut's alpha (format=mask), on a separate item
             mask = client.post("/v1/cutouts", files=upload, data={"format": "mask"})

@@ -18,13 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from PIL import Image
 
 from fusion.segmenters import get_segmenter
-from service.api.app import create_app
-from service.bench.loopback import serve_on_loopback
-from service.db import open_database, repo
+from service.bench.loopback import bench_client
 from service.engine.blobstore import ArtifactStore
 from service.engine.engine import Engine
 from service.engine.render_request import RenderRequest
@@ -63,29 +60,24 @@ def measure(image_path: Path, *, side: int = 1024, runs: int = 10, title: str = 
     data = sample_photo(image_path, side)
     with tempfile.TemporaryDirectory(prefix="promptcut-overhead-") as folder:
         settings = Settings(data_dir=Path(folder) / "api", segmenter="classical", workers=1, queue_size=2)
-        database = open_database(settings.db_url)
-        with database.session() as db:
-            key = repo.create_key(db, "bench")[1]
-        database.close()
         engine = Engine(ArtifactStore(Path(folder) / "engine"), get_segmenter("classical"))
         render = RenderRequest()
 
         engine_times, api_times, paired = [], [], []
-        with serve_on_loopback(create_app(settings)) as base_url:
-            with httpx.Client(base_url=base_url, headers={"X-Api-Key": key}, timeout=120) as client:
-                for run in range(runs + 1):  # run 0 warms both paths up and is not counted
-                    start = time.perf_counter()
-                    engine.cut(data, title, "", render)
-                    engine_seconds = time.perf_counter() - start
-                    start = time.perf_counter()
-                    response = client.post("/v1/cutouts", files={"image_file": ("photo.jpg", data, "image/jpeg")},
-                                           data={"title": title})
-                    api_seconds = time.perf_counter() - start
-                    response.raise_for_status()
-                    if run:
-                        engine_times.append(engine_seconds)
-                        api_times.append(api_seconds)
-                        paired.append(api_seconds - _server_cut_seconds(response.headers["server-timing"]))
+        with bench_client(settings) as client:
+            for run in range(runs + 1):  # run 0 warms both paths up and is not counted
+                start = time.perf_counter()
+                engine.cut(data, title, "", render)
+                engine_seconds = time.perf_counter() - start
+                start = time.perf_counter()
+                response = client.post("/v1/cutouts", files={"image_file": ("photo.jpg", data, "image/jpeg")},
+                                       data={"title": title})
+                api_seconds = time.perf_counter() - start
+                response.raise_for_status()
+                if run:
+                    engine_times.append(engine_seconds)
+                    api_times.append(api_seconds)
+                    paired.append(api_seconds - _server_cut_seconds(response.headers["server-timing"]))
     return Overhead(runs, side, statistics.median(engine_times), statistics.median(api_times),
                     statistics.median(paired))
 

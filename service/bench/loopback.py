@@ -8,7 +8,12 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+import httpx
 import uvicorn
+
+from service.api.app import create_app
+from service.db import open_database, repo
+from service.settings import Settings
 
 
 @contextmanager
@@ -31,3 +36,15 @@ def serve_on_loopback(app) -> Iterator[str]:
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+@contextmanager
+def bench_client(settings: Settings, timeout: float = 120) -> Iterator[httpx.Client]:
+    """A fresh API key in `settings`' database, the app serving on loopback, and an HTTP client that sends the key."""
+    database = open_database(settings.db_url)
+    with database.session() as db:
+        key = repo.create_key(db, "bench")[1]
+    database.close()
+    with serve_on_loopback(create_app(settings)) as base_url, \
+            httpx.Client(base_url=base_url, headers={"X-Api-Key": key}, timeout=timeout) as client:
+        yield client

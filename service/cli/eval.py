@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import typer
 from rich import box
@@ -127,6 +127,20 @@ def _group_label(kind: str, source: str) -> str:
     return f"{source}+prompt" if kind == "prompt" else source
 
 
+def _add_grouped_rows(table: Table, summaries, cells: Callable[[Any], tuple[str, ...]]) -> None:
+    """One row per (kind, source, method) summary: the group's label and count on its first row, a rule between
+    groups, overall rows in bold."""
+    previous = None
+    for s in summaries:
+        group = (s.kind, s.source)
+        if previous is not None and group != previous:
+            table.add_section()
+        first = group != previous
+        table.add_row(_group_label(s.kind, s.source) if first else "", str(s.count) if first else "", s.method,
+                      *cells(s), style="bold" if s.source == ALL else None)
+        previous = group
+
+
 def _print_report(console, report) -> None:
 
     # Narrow enough for an 80-column terminal: one row per (source, method), a rule between sources.
@@ -135,18 +149,8 @@ def _print_report(console, report) -> None:
     for column, justify in (("source", "left"), ("n", "right"), ("method", "left"), ("IoU", "right"),
                             ("acc", "right"), ("relaxF1", "right"), ("MAE", "right"), ("s/img", "right")):
         table.add_column(column, justify=justify)
-    previous = None
-    for s in report.summaries:
-        group = (s.kind, s.source)
-        if previous is not None and group != previous:
-            table.add_section()
-        first = group != previous
-        table.add_row(
-            _group_label(s.kind, s.source) if first else "", str(s.count) if first else "", s.method,
-            f"{s.iou:.3f}", f"{s.accuracy:.3f}", f"{s.boundary_f1:.3f}", f"{s.mae:.3f}",
-            f"{s.median_seconds:.2f}", style="bold" if s.source == ALL else None,
-        )
-        previous = group
+    _add_grouped_rows(table, report.summaries, lambda s: (
+        f"{s.iou:.3f}", f"{s.accuracy:.3f}", f"{s.boundary_f1:.3f}", f"{s.mae:.3f}", f"{s.median_seconds:.2f}"))
     console.print(table)
     if report.click_summaries:
         _print_clicks(console, report)
@@ -173,16 +177,8 @@ def _print_clicks(console, report) -> None:
                   box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("source", "n", "method", "NoC@85", "NoC@90", "IoU@1", "IoU@3", "IoU@5", ">cap@90"):
         table.add_column(column, justify="left" if column in ("source", "method") else "right")
-    previous = None
-    for c in report.click_summaries:
-        group = (c.kind, c.source)
-        if previous is not None and group != previous:
-            table.add_section()
-        first = group != previous
-        table.add_row(_group_label(c.kind, c.source) if first else "", str(c.count) if first else "", c.method,
-                      f"{c.noc85:.2f}", f"{c.noc90:.2f}", *(f"{v:.3f}" for v in c.iou_after), str(c.failed90),
-                      style="bold" if c.source == ALL else None)
-        previous = group
+    _add_grouped_rows(table, report.click_summaries, lambda c: (
+        f"{c.noc85:.2f}", f"{c.noc90:.2f}", *(f"{v:.3f}" for v in c.iou_after), str(c.failed90)))
     console.print(table)
     median = report.median_click_seconds()
     if median is not None:

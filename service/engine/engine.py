@@ -44,7 +44,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Protocol
+from typing import Callable, Iterable, Iterator, Mapping, Protocol
 
 import numpy as np
 
@@ -279,27 +279,11 @@ class Engine:
                     stored["evidence"] = clock.put(evidence_to_bytes(fresh))
             with clock("select"):
                 mask = select(fresh)
-            record = selection_record(mask, stored["original"], self.feather)
-            same_alpha = sha256(record) == stored.get("selection") and all(
-                kind in stored for kind in ("alpha", "foreground")
-            )
-            notes = (*notes, *fresh.notes)
-            if same_alpha:
-                # Feathering is a pure function of (original, selection, options): the stored alpha still holds.
-                output, size, _ = self._render_stored(stored, render, background, clock)
-                notes = (*notes, SAME_SELECTION_NOTE)
-                # same alpha, same shape measures; only the selection's confidence may have moved
-                measures = replace(self._stored_measures(stored, clock, mask.confidence), confidence=mask.confidence)
-                with clock("store"):
-                    stored["review"] = clock.put(measures_to_bytes(measures))
-            else:
-                decoded = decoded or self._decode_original(stored, clock)
-                cutout = cut_from_mask(decoded.rgb, mask, fresh.backend, self.feather, notes=fresh.notes)
-                clock.add(cutout.timings)
-                with clock("store"):
-                    stored["selection"] = clock.put(record)
-                measures = self._keep_measures(cutout, stored, clock)
-                output, size = self._finish_cut(decoded.rgb, cutout, render, background, stored, clock)
+            known = decoded
+            output, size, measures, same_alpha = self._output_for_selection(
+                mask, fresh.backend, fresh.notes, stored, render, background, clock,
+                lambda: known or self._decode_original(stored, clock))
+            notes = (*notes, *fresh.notes, *((SAME_SELECTION_NOTE,) if same_alpha else ()))
             photo_size = _photo_size(decoded) if decoded is not None else self._stored_photo_size(stored, clock)
             metadata = {
                 "operation": "reprompt",
@@ -340,23 +324,8 @@ class Engine:
             with clock("correct"):
                 mask = apply_corrections(evidence, base, corrections, (photo_size[0], photo_size[1]))
             notes = (*evidence.notes, UNCORRECTED_NOTE if corrections.empty else CORRECTED_NOTE)
-            record = selection_record(mask, stored["original"], self.feather)
-            same_alpha = sha256(record) == stored.get("selection") and all(
-                kind in stored for kind in ("alpha", "foreground")
-            )
-            if same_alpha:  # nothing changed the selection (e.g. clearing an uncorrected item): the alpha holds
-                output, size, _ = self._render_stored(stored, render, background, clock)
-                measures = replace(self._stored_measures(stored, clock, mask.confidence), confidence=mask.confidence)
-                with clock("store"):
-                    stored["review"] = clock.put(measures_to_bytes(measures))
-            else:
-                decoded = decoding.result()
-                cutout = cut_from_mask(decoded.rgb, mask, evidence.backend, self.feather, notes=notes)
-                clock.add(cutout.timings)
-                with clock("store"):
-                    stored["selection"] = clock.put(record)
-                measures = self._keep_measures(cutout, stored, clock)
-                output, size = self._finish_cut(decoded.rgb, cutout, render, background, stored, clock)
+            output, size, measures, same_alpha = self._output_for_selection(
+                mask, evidence.backend, notes, stored, render, background, clock, decoding.result)
             metadata = {
                 "operation": "correct",
                 **self._describe(mask, evidence.backend, notes, prompts, render),
@@ -386,6 +355,30 @@ class Engine:
         return self._result(output, render, {**metadata, "timings": clock.rounded()}, stored)
 
     # ------------------------------------------------------------------------------------------- stages
+
+    def _output_for_selection(
+        self, mask: Mask, backend: str, notes: tuple[str, ...], stored: dict[str, str], render: RenderRequest,
+        background: Background, clock: _Clock, photo: Callable[[], DecodedImage],
+    ) -> tuple[bytes, list[int], CutMeasures, bool]:
+        """A new selection of a cut item → (output, its [width, height], review measures, whether the stored alpha
+        was reused). Feathering is a pure function of (original, selection, options): when the selection is the
+        stored one the stored alpha still holds and only the render runs; else `photo()` is feathered again."""
+        record = selection_record(mask, stored["original"], self.feather)
+        if sha256(record) == stored.get("selection") and all(kind in stored for kind in ("alpha", "foreground")):
+            output, size, _ = self._render_stored(stored, render, background, clock)
+            # same alpha, same shape measures; only the selection's confidence may have moved
+            measures = replace(self._stored_measures(stored, clock, mask.confidence), confidence=mask.confidence)
+            with clock("store"):
+                stored["review"] = clock.put(measures_to_bytes(measures))
+            return output, size, measures, True
+        decoded = photo()
+        cutout = cut_from_mask(decoded.rgb, mask, backend, self.feather, notes=notes)
+        clock.add(cutout.timings)
+        with clock("store"):
+            stored["selection"] = clock.put(record)
+        measures = self._keep_measures(cutout, stored, clock)
+        output, size = self._finish_cut(decoded.rgb, cutout, render, background, stored, clock)
+        return output, size, measures, False
 
     def _segment(self, rgb: np.ndarray, prompts: PromptSet, clock: _Clock) -> Evidence:
         timings: dict[str, float] = {}
