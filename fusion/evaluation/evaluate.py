@@ -3,8 +3,9 @@
 
 Our method is the real pipeline (segmenter → select → feather via `fusion.pipeline.cut`); baselines run on
 the same images in the same run. Scores are per image, then averaged per source (the name's prefix before
-the first "_") and overall, separately for the dataset's own photos ("pair"), studio composites built from
-them ("studio") and prompted triples ("prompt"). Bad items are reported one per line, never a crash.
+the first "_") and overall, separately for the dataset's own photos ("pair"), each family of composites built
+from them ("studio", "shadow": cast floor/wall shadows, "pale": pale parts on a near-white sweep; see
+fusion.evaluation.composites) and prompted triples ("prompt"). Bad items are reported one per line, never a crash.
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ from fusion.errors import DatasetError, InvalidOptionError
 from fusion.evaluation.baselines import get_baseline
 from fusion.evaluation.clicks import REPORTED_AFTER as CLICK_COUNTS
 from fusion.evaluation.clicks import ClickSummary, simulate, summarise_clicks
-from fusion.evaluation.composites import studio_composite
+from fusion.evaluation.composites import FAMILIES, make_composite
 from fusion.evaluation.metrics import score_all
 from fusion.pipeline import cut
 from fusion.segmenters import get_segmenter
 from prompting.types import PromptSet
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-KINDS = ("pair", "studio", "prompt")  # report order
+KINDS = ("pair", *FAMILIES, "prompt")  # report order: photos, each composite family, prompted triples
 ALL = "all"  # the `source` of an overall summary
 
 
@@ -47,7 +48,7 @@ class EvalItem:
     """One image with its ground-truth mask (and the prompt naming it, for prompted triples)."""
 
     name: str  # image stem, e.g. "ccp_0014"
-    source: str  # "ccp"; studio composites of ccp photos are "studio-ccp"
+    source: str  # "ccp"; composites of ccp photos are "studio-ccp", "shadow-ccp", "pale-ccp"
     kind: str  # one of KINDS
     image_path: Path
     mask_path: Path
@@ -349,15 +350,15 @@ def prompts_for(item: EvalItem) -> PromptSet:
 
 
 def score_item(item: EvalItem, methods: Sequence[Method], tolerance: float = 3.0, clicks: int = 0) -> ItemResult:
-    """Decode `item` (building its studio composite when kind == "studio"), run every method, score it; with
+    """Decode `item` (building its composite when its kind is a composite family), run every method, score it; with
     `clicks` > 0, methods that take corrections also run the simulated user (fusion.evaluation.clicks).
     Any failure becomes an ItemProblem naming the item (and the method, if one failed)."""
     try:
         image, truth = read_pair(item)
-        if item.kind == "studio":
+        if item.kind in FAMILIES:
             if not truth.any():
                 raise ValueError("empty mask: nothing to put on a studio backdrop")
-            image, truth = studio_composite(image, truth, item.name)
+            image, truth = make_composite(image, truth, item.name, item.kind)
     except Exception as exc:  # noqa: BLE001 - a bad file is one item's problem, not the run's
         return ItemResult(problem=ItemProblem(_label(item), _describe(exc)))
     prompts = prompts_for(item)
@@ -513,7 +514,7 @@ def _round(value: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class EvalOptions:
-    studio: bool = False  # also score studio composites of every foreground pair
+    studio: bool = False  # also score every composite family (studio, shadow, pale) of every foreground pair
     limit: int = 0  # at most this many foreground pairs and this many prompted triples (0 = all)
     workers: int = 1  # processes; > 1 uses a spawn pool with one OpenCV thread per worker
     tolerance: float = 3.0  # relaxed boundary F1 tolerance ρ, px
@@ -552,7 +553,8 @@ def evaluate(dataset: Dataset, methods: Sequence[Method], options: EvalOptions =
         notes.append("baselines ignore prompts; on prompted triples they cut out the whole salient object")
     tasks = list(pairs)
     if options.studio:
-        tasks += [EvalItem(p.name, f"studio-{p.source}", "studio", p.image_path, p.mask_path) for p in pairs]
+        tasks += [EvalItem(p.name, f"{kind}-{p.source}", kind, p.image_path, p.mask_path)
+                  for kind in FAMILIES for p in pairs]
     tasks += prompted
 
     results = _run(tasks, tuple(methods), options)

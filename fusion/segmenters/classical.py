@@ -3,8 +3,12 @@
 Nothing runs at full resolution: the image is area-downscaled first, so a 24-megapixel photo costs what a
 1024 px one does. At `saliency_size` (~200 px):
 1. A smooth (quadratic) backdrop model is fitted to the frame. When it explains the frame almost exactly
-   (a plain or gradient studio backdrop) the evidence is how unlike that backdrop each pixel is, with cast
-   shadows (same hue, darker) discounted.
+   (a plain or gradient studio backdrop) the evidence is how unlike that backdrop each pixel is: another hue,
+   fine texture above the backdrop's grain, a brightening, a deep darkening, or a faint but consistent one (a
+   white part on a white sweep). Cast shadows (the backdrop's hue, darker, smooth, against the object, with a
+   penumbra or no bigger than it) count as backdrop; smooth grey parts of a product do not. The graph cut
+   then sees the photo relative to the backdrop (`backdrop_relative`), so a few levels that set a pale part
+   off the sweep fall in colour bins of their own.
 2. Otherwise the evidence is saliency from background connectivity: robust background detection on SLIC
    superpixels (regions whose colour-geodesic neighbourhood reaches the frame are background) plus the
    geodesic distance from the frame over colour edges; it is mixed with an ellipse, since in
@@ -42,9 +46,11 @@ from fusion.segmenters.person import (
     person_prior,
 )
 from fusion.segmenters.saliency import (
+    BackdropFit,
     boundary_connectivity_saliency,
     centre_prior,
     centred_ellipse,
+    fine_texture,
     fit_backdrop,
     geodesic_saliency,
     region_graph,
@@ -57,6 +63,16 @@ from fusion.types import Evidence
 from prompting.types import PromptSet
 
 IGNORED_PROMPTS_NOTE = "classical backend ignores text prompts"
+TEXTURE_FLOOR = 0.003  # fine texture (ratio to the backdrop) above twice the backdrop's grain that starts to count
+TEXTURE_RAMP = 0.008  # … and how much more makes it certain
+SHADOW_PENUMBRA = 1.2  # px (working): a darker patch whose outline fades over less than this is in focus, an object
+SHADOW_ZONE = 8  # px around a shadow-like patch searched for its penumbra
+SHADOW_MAX_AREA = 2.0  # a hard-edged shadow is at most this many times the object's (surely object) area
+FAINT_FLOOR = 0.01  # a smooth darkening (ratio) below this, or 4 noise σ, is the backdrop's own
+FAINT_RAMP = 0.05  # … and this much more earns the full (modest) weight of a faint darkening
+FAINT_WEIGHT = 0.45  # evidence of a faint, smooth darkening: under half, so the colour models decide
+RELATIVE_STRENGTH = 5.0  # contrast stretch of a studio photo relative to its backdrop for the coarse cut …
+EDGE_RELATIVE_STRENGTH = 3.0  # … and for the edge re-cut (gentler: a strong stretch also sharpens faint shadows)
 
 
 def resize_to_working(image: np.ndarray, working_size: int) -> np.ndarray:
@@ -74,25 +90,165 @@ def _normalise(values: np.ndarray) -> np.ndarray:
     return ((values - low) / max(high - low, 1e-6)).astype(np.float32)
 
 
-def backdrop_evidence(rgb: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
-    """h×w float32 in [0, 1]: how unlike the fitted backdrop each pixel is.
+@dataclass(frozen=True)
+class BackdropEvidence:
+    """How unlike a fitted studio backdrop each pixel of a small image is (all h×w float32 in [0, 1]).
 
-    rgb: h×w×3 uint8; backdrop: h×w×3 float32 predicted backdrop RGB (0..255). A pixel is compared as
-    the per-channel ratio to the backdrop: a cast shadow scales all channels alike (same chromaticity,
-    down to about half the brightness), so only a change of hue, a deeper darkening or a brightening
-    counts as object."""
+    evidence: foreground evidence (see `backdrop_evidence`).
+    shadow: cast shadows: how much a pixel looks like the backdrop in shadow (its hue, 10–75 % darker, no texture
+        of its own), inside the patches `cast_shadows` accepts, else 0.
+    """
+
+    evidence: np.ndarray
+    shadow: np.ndarray
+
+
+def backdrop_evidence(rgb: np.ndarray, backdrop: np.ndarray) -> BackdropEvidence:
+    """How unlike the fitted backdrop each pixel is, with cast shadows told apart from objects.
+
+    rgb: h×w×3 uint8; backdrop: h×w×3 float32 predicted backdrop RGB (0..255). A pixel is compared as the
+    per-channel ratio to the backdrop. A cast shadow scales all channels alike (the backdrop's chromaticity),
+    keeps the backdrop's smoothness, lies against the object that casts it and has a penumbra; an object — even
+    a white one on a white sweep — has texture of its own (weave, fur, print, grain), a hue of its own or an
+    in-focus outline. So the evidence is a change of hue, a brightening, a darkening deeper than any shadow, fine
+    texture above the backdrop's own grain, or a darkening that is not a cast shadow (`cast_shadows`); a faint
+    darkening, consistent beyond the backdrop's noise, gets a modest weight (a pale part or a contact shadow: the
+    graph cut's colour models decide)."""
     ratio = rgb.astype(np.float32) / np.maximum(backdrop, 8.0)
     level = ratio.mean(axis=2)
     hue_shift = np.linalg.norm(ratio / np.maximum(level, 1e-3)[..., None] - 1.0, axis=2)
-    evidence = np.maximum.reduce(
+    texture = fine_texture(level)
+    frame = _frame(level.shape, 4)
+    grain = float(np.median(texture[frame]))  # the backdrop's own noise at this scale
+    textured = np.clip((texture - 2.0 * grain - TEXTURE_FLOOR) / TEXTURE_RAMP, 0.0, 1.0)
+    neutral = np.clip((0.08 - hue_shift) / 0.04, 0.0, 1.0)
+    # A darkening counts from where it is surely not the backdrop's own noise (it is measured after a small blur,
+    # so a consistent few levels count): a white part on a white sweep starts there too.
+    darkening = 1.0 - cv2.GaussianBlur(level, (0, 0), 1.0)
+    spread = 1.4826 * float(np.median(np.abs(darkening[frame] - np.median(darkening[frame]))))
+    faint = np.clip((darkening - max(4.0 * spread, FAINT_FLOOR)) / FAINT_RAMP, 0.0, 1.0)
+    depth = np.clip((0.9 - level) / 0.08, 0.0, 1.0)  # 0 for a faint darkening (≤ 10 %), 1 from 18 % darker
+    surely_object = np.maximum.reduce(
         [
             np.clip((hue_shift - 0.04) / 0.12, 0.0, 1.0),  # chromaticity differs from the backdrop's
-            np.clip((0.6 - level) / 0.2, 0.0, 1.0),  # darker than a soft shadow gets
+            np.clip((0.3 - level) / 0.1, 0.0, 1.0),  # darker than a cast shadow gets
             np.clip((level - 1.04) / 0.08, 0.0, 1.0),  # brighter than the backdrop
-            0.45 * np.clip((0.96 - level) / 0.1, 0.0, 1.0),  # shadow or grey object: let colour decide
+            textured,  # texture of its own
         ]
     )
-    return evidence.astype(np.float32)
+    shadow_like = neutral * (1.0 - textured) * np.clip((level - 0.25) / 0.1, 0.0, 1.0) * depth
+    shadow = shadow_like * cast_shadows(level, shadow_like >= 0.5, surely_object >= 0.5)
+    evidence = np.maximum.reduce(
+        [
+            surely_object,
+            (1.0 - shadow) * np.clip((0.75 - level) / 0.2, 0.0, 1.0),  # deeply darker, and not a cast shadow
+            FAINT_WEIGHT * faint * (1.0 - shadow),  # let colour decide
+        ]
+    )
+    return BackdropEvidence(evidence.astype(np.float32), shadow.astype(np.float32))
+
+
+def cast_shadows(level: np.ndarray, candidate: np.ndarray, surely_object: np.ndarray) -> np.ndarray:
+    """h×w float32 in {0, 1}: the patches of `candidate` (h×w bool: smooth, backdrop-coloured, clearly darker)
+    that are cast shadows, not smooth grey parts of a product.
+
+    A cast shadow lies on the backdrop (it can be reached from the frame without crossing the object), against
+    the object that casts it (`surely_object`, h×w bool: hue, texture, depth or brightness of its own), and
+    either fades out over a penumbra (outside its outline, away from the object, the darkening takes more than
+    `SHADOW_PENUMBRA` working px to fall to 8 % of its depth; an in-focus outline takes under one) or, if
+    hard-edged, is no larger than `SHADOW_MAX_AREA` × the object and does not surround most of what it touches.
+    So a smooth grey product alone, a grey body around its printed logo, a grey kettle beside its small black
+    handle, or a penguin's grey belly stay objects. level: h×w float32, brightness as a ratio to the backdrop's.
+    """
+    count, patches = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
+    if count <= 1 or not surely_object.any():
+        return np.zeros(level.shape, np.float32)
+    ids = np.arange(1, count)
+    darkening = 1.0 - level
+    near_object = cv2.dilate(surely_object.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    touches = ndimage.maximum(near_object, patches, ids) > 0
+    depth = ndimage.median(darkening, patches, ids)
+    area = ndimage.sum_labels(candidate, patches, ids)
+    # Every pixel just outside a patch, measured against that patch's depth: the band where the darkening fades
+    # from the patch's edge to 8 % of its depth, per px of the patch's outline (both away from the object, which
+    # hides the rest). Outside only: inside, a grey product's own shading would pass for a penumbra.
+    distance, nearest = cv2.distanceTransformWithLabels(
+        (patches == 0).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    ys, xs = np.nonzero(patches)
+    owner = np.zeros(int(nearest.max()) + 1, np.int32)
+    owner[nearest[ys, xs]] = patches[ys, xs]  # each patch pixel is its own nearest source
+    zone = np.where(distance <= SHADOW_ZONE, owner[nearest], 0)
+    away = ~near_object
+    own_depth = np.concatenate([[np.inf], depth])[zone]
+    transition = (darkening > 0.08 * own_depth) & ~candidate & away & (zone > 0)
+    outline = candidate & away & (cv2.erode(candidate.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0)
+    width = ndimage.sum_labels(transition, zone, ids) / np.maximum(ndimage.sum_labels(outline, patches, ids), 1.0)
+    # … and it lies on the backdrop: it can be reached from the frame without crossing the object (a smooth grey
+    # part inside the object, a penguin's belly, cannot).
+    _, free = cv2.connectedComponents((~surely_object).astype(np.uint8), connectivity=4)
+    outside = np.zeros(int(free.max()) + 1, bool)
+    outside[np.unique(free[_frame(free.shape)])] = True
+    outside[0] = False
+    on_backdrop = ndimage.maximum(outside[free], patches, ids) > 0
+    accepted = touches & on_backdrop & (
+        (width >= SHADOW_PENUMBRA) | (area <= SHADOW_MAX_AREA * float(surely_object.sum())))
+    for index in np.flatnonzero(accepted & (width < SHADOW_PENUMBRA)):
+        patch = patches == index + 1  # a hard-edged one: does it surround (most of) the object it touches?
+        beside = cv2.dilate(patch.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & surely_object
+        inside = ndimage.binary_fill_holes(patch) & ~patch & surely_object
+        if inside.sum() > 0.5 * beside.sum():
+            accepted[index] = False
+    return np.concatenate([[False], accepted])[patches].astype(np.float32)
+
+
+@dataclass(frozen=True)
+class StudioBackdrop:
+    """A plain/gradient studio backdrop found in a small h×w image (all arrays h×w, float32).
+
+    backdrop: h×w×3, the backdrop's fitted RGB colour (0..255) everywhere.
+    evidence: in [0, 1], how unlike the backdrop each pixel is (`backdrop_evidence`).
+    shadow: in [0, 1], cast shadows on the backdrop (`cast_shadows`).
+    unlike: in {0, 1}, 1 where a pixel is not the backdrop within its noise and not a cast shadow on it.
+    """
+
+    backdrop: np.ndarray
+    evidence: np.ndarray
+    shadow: np.ndarray
+    unlike: np.ndarray
+
+
+def plain_backdrop(rgb: np.ndarray, max_residual: float = 3.0) -> BackdropFit | None:
+    """The smooth backdrop fitted (in RGB) to the frame of a small h×w×3 uint8 image (a few hundred px a side), or
+    None when it is no plain/gradient studio backdrop: the fit leaves more than `max_residual` (Lab units, robust
+    spread) unexplained."""
+    if fit_backdrop(to_lab(rgb)).residual > max_residual:
+        return None
+    return fit_backdrop(rgb.astype(np.float32))
+
+
+def studio_backdrop(rgb: np.ndarray, max_residual: float = 3.0) -> StudioBackdrop | None:
+    """The plain/gradient studio backdrop of a small h×w×3 uint8 image (`plain_backdrop`) and how each pixel
+    differs from it, or None when there is none."""
+    fit = plain_backdrop(rgb, max_residual)
+    if fit is None:
+        return None
+    distance = np.linalg.norm(rgb.astype(np.float32) - fit.backdrop, axis=2)
+    found = backdrop_evidence(rgb, fit.backdrop)
+    unlike = ((distance > max(2.0 * fit.residual, 6.0)) & (found.shadow < 0.5)).astype(np.float32)
+    return StudioBackdrop(fit.backdrop, found.evidence, found.shadow, unlike)
+
+
+def backdrop_relative(rgb: np.ndarray, backdrop: np.ndarray, strength: float = RELATIVE_STRENGTH) -> np.ndarray:
+    """h×w×3 uint8: each channel as its log-ratio to the backdrop, 128 + 127·tanh(strength·log(v / backdrop)).
+
+    rgb: h×w×3 uint8; backdrop: h×w×3 float32 (0..255). The backdrop becomes an even mid-grey whatever its colour
+    or gradient, and the few levels that set a white part off a white sweep are stretched over several of the
+    graph cut's colour bins (5 % darker lands 2 bins away, noise stays within one), while deep colours, which
+    need no such help, are compressed towards the ends. The cut's colour models and contrast weights then see
+    pale-on-pale edges they would otherwise lose in the backdrop's own bin."""
+    ratio = (rgb.astype(np.float32) + 1.0) / (np.maximum(backdrop, 0.0) + 1.0)
+    return np.clip(np.rint(128.0 + 127.0 * np.tanh(strength * np.log(ratio))), 0, 255).astype(np.uint8)
 
 
 def clean_mask(
@@ -129,9 +285,9 @@ def split_regions(labels: np.ndarray, foreground: np.ndarray) -> np.ndarray:
     return dense.reshape(labels.shape).astype(np.int32)
 
 
-def _frame(shape: tuple[int, int]) -> np.ndarray:
+def _frame(shape: tuple[int, int], width: int = 1) -> np.ndarray:
     frame = np.zeros(shape, bool)
-    frame[0], frame[-1], frame[:, 0], frame[:, -1] = True, True, True, True
+    frame[:width], frame[-width:], frame[:, :width], frame[:, -width:] = True, True, True, True
     return frame
 
 
@@ -164,6 +320,8 @@ class ClassicalSegmenter:
     edge_band: half-width (px at working_size) of the band re-cut at working resolution.
     min_component_share: components with less evidence than this share of the strongest are dropped.
     prior_weight: weight of the evidence itself (besides the colour models) in the coarse cut.
+    studio_prior_weight: the same on a plain/gradient studio backdrop, where the backdrop evidence is more
+        reliable than colour histograms (a pale part shares the backdrop's bins, a cast shadow an object's).
     centre_share: weight of the framing ellipse in the seed (non-studio images only).
     centred_framing: a fixed centred ellipse instead of one placed by the saliency's centroid and spread.
     coarse_diagonal: 8-connected coarse cut of photos (better edges and fewer staircase errors; a little
@@ -193,6 +351,7 @@ class ClassicalSegmenter:
         edge_band: int = 3,
         min_component_share: float = 0.1,
         prior_weight: float = 0.5,
+        studio_prior_weight: float = 1.0,
         centre_share: float = 0.5,
         centred_framing: bool = False,
         coarse_diagonal: bool = True,
@@ -214,6 +373,7 @@ class ClassicalSegmenter:
         self.edge_band = edge_band
         self.min_component_share = min_component_share
         self.prior_weight = prior_weight
+        self.studio_prior_weight = studio_prior_weight
         self.centre_share = centre_share
         self.centred_framing = centred_framing
         self.coarse_diagonal = coarse_diagonal
@@ -226,19 +386,16 @@ class ClassicalSegmenter:
         self.figure_cut_size = min(figure_cut_size, working_size)
         self.figure_cut_iterations = figure_cut_iterations
 
-    def foreground_evidence(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def foreground_evidence(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, StudioBackdrop | None]:
         """Superpixels and foreground evidence of a small h×w×3 uint8 image.
 
-        Returns (labels h×w int32, evidence h×w float32 in [0, 1], unlike_backdrop): the last is None
-        unless a plain/gradient studio backdrop was detected, then h×w float32 in {0, 1}, 1 where a pixel
-        is not the backdrop within its noise."""
-        lab = to_lab(rgb)
+        Returns (labels h×w int32, evidence h×w float32 in [0, 1], studio): `studio` is None unless a
+        plain/gradient studio backdrop was detected (`studio_backdrop`); the evidence is then its own."""
         labels = superpixels(rgb, self.superpixel_count)
-        if fit_backdrop(lab).residual <= self.studio_residual:
-            fit = fit_backdrop(rgb.astype(np.float32))
-            distance = np.linalg.norm(rgb.astype(np.float32) - fit.backdrop, axis=2)
-            unlike = (distance > max(2.0 * fit.residual, 6.0)).astype(np.float32)
-            return labels, backdrop_evidence(rgb, fit.backdrop), unlike
+        studio = studio_backdrop(rgb, self.studio_residual)
+        if studio is not None:
+            return labels, studio.evidence, studio
+        lab = to_lab(rgb)
         connectivity, _ = boundary_connectivity_saliency(region_graph(labels, lab))
         geodesic = region_means(labels, geodesic_saliency(lab))
         return labels, _normalise(_normalise(connectivity) + _normalise(geodesic))[labels], None
@@ -291,7 +448,7 @@ class ClassicalSegmenter:
             sure_bg,
             iterations=self.cut_iterations if iterations is None else iterations,
             smoothness=self.smoothness,
-            prior_weight=self.prior_weight,
+            prior_weight=self.studio_prior_weight if studio else self.prior_weight,
             diagonal=self.coarse_diagonal and not studio,
         )
 
@@ -308,8 +465,8 @@ class ClassicalSegmenter:
             raise InvalidImageError(f"segmenter needs an H×W×3 uint8 RGB image, got {image.shape} {image.dtype}")
         small = resize_to_working(image, self.working_size)
         coarse = resize_to_working(small, self.saliency_size)
-        labels, evidence, unlike_backdrop = self.foreground_evidence(coarse)
-        studio = unlike_backdrop is not None
+        labels, evidence, backdrop = self.foreground_evidence(coarse)
+        studio = backdrop is not None
         min_share = 0.01 if studio else self.min_component_share  # a studio shot may hold several items
         faces = [] if studio or not self.person_prior else model_faces(
             small, min_neighbours=self.person_min_neighbours, scale_step=self.person_scale_step
@@ -321,6 +478,13 @@ class ClassicalSegmenter:
             and figure.face.width < CLOSE_UP_SHARE * small.shape[0]
             and self.figure_cut_size > self.saliency_size
         )
+        shape = small.shape[:2]
+        unlike_backdrop, guide = None, small
+        if backdrop is not None:
+            # On a studio backdrop both cuts see the photo relative to the backdrop (see backdrop_relative).
+            unlike_backdrop = _resize(backdrop.unlike, shape)
+            guide = backdrop_relative(small, _resize(backdrop.backdrop, shape), EDGE_RELATIVE_STRENGTH)
+            coarse = backdrop_relative(coarse, backdrop.backdrop)
         if fine_cut:
             # A confirmed standing model: cut at a finer grid so that legs and arms survive (one pass is
             # enough there). An unconfirmed face (fur, a lion's muzzle) keeps the coarse grid, where a wrong
@@ -334,14 +498,12 @@ class ClassicalSegmenter:
             cut = self.coarse_cut(grid, fine_evidence, studio, fine_figure, self.figure_cut_iterations)
             cut = clean_mask(cut, fine_evidence, min_share)
         else:
-            cut = clean_mask(self.coarse_cut(coarse, evidence, studio, figure), evidence, min_share, unlike_backdrop)
+            coarse_unlike = None if backdrop is None else backdrop.unlike
+            cut = clean_mask(self.coarse_cut(coarse, evidence, studio, figure), evidence, min_share, coarse_unlike)
 
-        shape = small.shape[:2]
         evidence = np.clip(_resize(evidence, shape), 0.0, 1.0)
         upsampled = _resize(cut.astype(np.float32), shape) >= 0.5
-        foreground = graphcut.refine_edges(small, upsampled, evidence, self.edge_band, self.smoothness)
-        if studio:
-            unlike_backdrop = _resize(unlike_backdrop, shape)
+        foreground = graphcut.refine_edges(guide, upsampled, evidence, self.edge_band, self.smoothness)
         foreground = clean_mask(foreground, evidence, min_share, unlike_backdrop)
 
         notes = () if prompts.empty else (IGNORED_PROMPTS_NOTE,)

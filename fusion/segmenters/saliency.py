@@ -168,6 +168,31 @@ def fit_backdrop(lab: np.ndarray, strip: int = 4) -> BackdropFit:
     return BackdropFit(backdrop, residual)
 
 
+def fine_texture(values: np.ndarray, window: int = 5, cap: float = 0.064) -> np.ndarray:
+    """h×w float32 in [0, cap]: how much `values` (h×w float, e.g. a ratio to the backdrop) vary at the finest
+    scale around each pixel, ignoring outlines and ramps.
+
+    Per pixel, the smallest of the four second differences |v(p−u) − 2·v(p) + v(p+u)| / 2 (along the row, the
+    column and both diagonals): a ramp of any slope or direction (a shadow's penumbra, shading) has none, a
+    straight edge has none along itself, while texture (weave, fur, print) and noise have them every way. Then
+    the median over a `window`×`window` neighbourhood, so an outline, a corner or a speck, a line or a point
+    under half the window, does not count either. Saturates at `cap` (8 bits for OpenCV's fast median: steps of
+    cap/255)."""
+    padded = np.pad(values.astype(np.float32), 1, mode="edge")
+    h, w = values.shape
+    centre = padded[1:1 + h, 1:1 + w]
+
+    def curvature(dy: int, dx: int) -> np.ndarray:
+        before = padded[1 - dy:1 - dy + h, 1 - dx:1 - dx + w]
+        after = padded[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+        return np.abs(before + after - 2.0 * centre)
+
+    straight = np.minimum(curvature(0, 1), curvature(1, 0))
+    detail = 0.5 * np.minimum(straight, np.minimum(curvature(1, 1), curvature(1, -1)))
+    coded = np.clip(np.rint(detail * (255.0 / cap)), 0, 255).astype(np.uint8)
+    return (cv2.medianBlur(coded, window).astype(np.float32) * (cap / 255.0)).astype(np.float32)
+
+
 def geodesic_saliency(lab: np.ndarray, floor: float = 0.5) -> np.ndarray:
     """Geodesic distance from the image frame over colour edges → h×w float32 in [0, 1].
 

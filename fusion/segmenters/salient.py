@@ -8,6 +8,10 @@ background, and the centre prior. Selection, feathering, corrections and composi
 When the model keeps almost nothing of the frame (it comes back near-empty on some natural scenes: landscapes,
 displays of many small things), the classical backend's evidence is used for that photo instead, and the
 evidence says so: on eval-dev photos that choice lifts IoU from 0.793 to 0.806 with boundary F unchanged.
+
+On a plain/gradient studio backdrop (the classical backend's backdrop fit), holes the model leaves inside the
+object where the photo is not the backdrop — pale parts, white on a white sweep — are filled (`studio_refine`).
+Cast shadows are the model's own job: it drops them.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnxruntime
+from scipy import ndimage
 
 from fusion.errors import InvalidImageError, ModelLoadError
-from fusion.segmenters.classical import ClassicalSegmenter, resize_to_working
+from fusion.segmenters.classical import ClassicalSegmenter, plain_backdrop, resize_to_working
 from fusion.segmenters.cutout_models import CutoutContract, load_contract, require_cutout_model
 from fusion.segmenters.saliency import centre_prior
 from fusion.types import Evidence
@@ -32,6 +37,10 @@ MIN_MODEL_SHARE = 0.03  # below this share of the frame the model found nothing 
 FALLBACK_NOTE = "the cut-out model kept almost nothing of this photo; the classical evidence was used instead"
 FOREGROUND = 0.5  # probability above which a pixel belongs to a foreground part (a region of its own)
 MIN_PART_PIXELS = 4  # parts smaller than this (working px) join the background region
+STUDIO_SIZE = 200  # px: the backdrop is fitted on the classical backend's coarse grid
+PALE_DISTANCE = 8.0  # RGB levels from the backdrop (after a 1 px blur) beyond which a pixel is not backdrop
+PALE_FILL = 0.75  # probability given to a hole in the model's foreground that is not the backdrop
+STUDIO_NOTE = "plain backdrop: holes in the model's map that are not the backdrop (pale parts) were filled"
 
 
 def prepare_input(image: np.ndarray, contract: CutoutContract) -> np.ndarray:
@@ -66,18 +75,57 @@ def foreground_parts(probability: np.ndarray) -> np.ndarray:
     return keep[parts]
 
 
+def studio_refine(small: np.ndarray, probability: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
+    """The model's h×w float32 probability on a studio shot, with the pale parts it left out inside the object.
+
+    small: h×w×3 uint8, the photo at working size; backdrop: h'×w'×3 float32, the backdrop's fitted RGB colour
+    (`fusion.segmenters.classical.plain_backdrop`, on a coarser grid; it is smooth, so it is resized).
+    A hole in the model's foreground is part of the object — white tights against a white sweep, a white
+    saucer's rim around a dark cup, a penguin's belly — when most of its inside (3 px clear of the foreground,
+    where colours blend) differs from the backdrop by more than `PALE_DISTANCE` levels, and not as a plain
+    darkening of it (a shadow seen through a gap); it is then raised to `PALE_FILL`. A hole that shows the
+    backdrop (between arm and body) stays open. Returns `probability` itself when nothing changes.
+    Cast shadows are left to the model: IS-Net drops them on its own (eval-dev shadow composites: raw model
+    0.98 IoU), and scaling its map down over the classical backend's shadows (found on a 5× coarser grid) only
+    frayed object edges."""
+    h, w = probability.shape
+    kept = probability > FOREGROUND
+    holes = ndimage.binary_fill_holes(kept) & ~kept
+    count, hole_ids = cv2.connectedComponents(holes.astype(np.uint8), connectivity=4)
+    if count <= 1:
+        return probability
+    backdrop = cv2.resize(backdrop, (w, h), interpolation=cv2.INTER_LINEAR)
+    ratio = (small.astype(np.float32) + 1.0) / (backdrop + 1.0)
+    level = ratio.mean(axis=2)
+    hue_shift = np.linalg.norm(ratio / np.maximum(level, 1e-3)[..., None] - 1.0, axis=2)
+    darker_backdrop = (hue_shift < 0.06) & (level > 0.25) & (level < 0.92)
+    distance = np.linalg.norm(cv2.GaussianBlur(small.astype(np.float32), (0, 0), 1.0) - backdrop, axis=2)
+    unlike = (distance > PALE_DISTANCE) & ~darker_backdrop
+    inside = cv2.distanceTransform((~kept).astype(np.uint8), cv2.DIST_L2, 3) >= 3.0
+    ids = np.arange(1, count)
+    unlike_inside = ndimage.sum_labels(unlike & inside, hole_ids, ids)
+    clear_inside = np.maximum(ndimage.sum_labels(inside, hole_ids, ids), 1.0)
+    pale = np.concatenate([[False], unlike_inside >= 0.5 * clear_inside])
+    if not pale.any():
+        return probability
+    return np.where(pale[hole_ids], np.maximum(probability, PALE_FILL), probability).astype(np.float32)
+
+
 class SalientSegmenter:
     """`model_dir`/cutout/<name> (default: the preferred installed model). The model loads once, on `load()` or
-    the first `segment`; `threads` sets ONNX Runtime's intra-op threads (one per core is the sweet spot)."""
+    the first `segment`; `threads` sets ONNX Runtime's intra-op threads (one per core is the sweet spot).
+    `fill_pale_holes`: on a plain/gradient studio backdrop, fill the holes the model leaves in pale parts of the
+    object (see `studio_refine`)."""
 
     name = "salient"
 
     def __init__(self, model_dir: Path | str, model: str | None = None, *, threads: int = 1,
-                 working_size: int = 1024) -> None:
+                 working_size: int = 1024, fill_pale_holes: bool = True) -> None:
         self.folder = require_cutout_model(model_dir, model)
         self.contract = load_contract(self.folder)
         self.threads = max(1, int(threads))
         self.working_size = int(working_size)
+        self.fill_pale_holes = bool(fill_pale_holes)
         self._session: onnxruntime.InferenceSession | None = None
         self._lock = threading.Lock()
         self._fallback: ClassicalSegmenter | None = None
@@ -137,6 +185,12 @@ class SalientSegmenter:
         if float((probability > FOREGROUND).mean()) < MIN_MODEL_SHARE:
             return self._classical_instead(image, prompts)
         notes = [f"cut-out model {self.model_name} ({self.contract.input_size[0]}×{self.contract.input_size[1]})"]
+        backdrop = plain_backdrop(resize_to_working(small, STUDIO_SIZE)) if self.fill_pale_holes else None
+        if backdrop is not None:
+            refined = studio_refine(small, probability, backdrop.backdrop)
+            if refined is not probability:
+                probability = refined
+                notes.append(STUDIO_NOTE)
         if not prompts.empty:
             notes.insert(0, IGNORED_PROMPTS_NOTE)
         return Evidence(

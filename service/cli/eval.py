@@ -48,7 +48,9 @@ def eval_command(
         "raw-model (with --segmenter salient: its model alone, no pipeline).",
     ),
     studio: bool = typer.Option(
-        False, "--studio", help="Also score studio-style composites built on the fly from the foregrounds."
+        False, "--studio",
+        help="Also score composites built on the fly from the foregrounds, each family as its own rows: studio "
+        "(plain/gradient backdrop, soft floor shadow), shadow (hard cast shadows), pale (pale parts on a white sweep).",
     ),
     limit: int = typer.Option(
         0, "--limit", help="At most N foreground pairs and N prompted triples, spread over sources (0 = all)."

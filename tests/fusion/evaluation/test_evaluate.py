@@ -182,6 +182,15 @@ def test_studio_composites_are_scored_as_their_own_sources(dataset_dir: Path):
     assert all(s.iou < 0.8 for s in studio)
 
 
+def test_shadow_and_pale_composites_are_kinds_of_their_own(dataset_dir: Path):
+    report = ev.evaluate(ev.load_dataset(dataset_dir), [Everything()], ev.EvalOptions(studio=True))
+    for kind in ("studio", "shadow", "pale"):
+        rows = [s for s in report.scores if s.kind == kind]
+        assert sorted(s.source for s in rows) == [f"{kind}-ccp"] * 2 + [f"{kind}-sod"] * 2
+        assert summary(report, kind, ev.ALL, "everything").count == 4
+    assert [s.kind for s in report.summaries if s.source == ev.ALL] == ["pair", "studio", "shadow", "pale"]
+
+
 def test_limit_takes_sources_round_robin(dataset_dir: Path):
     report = ev.evaluate(ev.load_dataset(dataset_dir), [RedChannel()], ev.EvalOptions(limit=2))
     assert [s.name for s in report.scores] == ["ccp_a", "sod_c"]
