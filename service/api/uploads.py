@@ -60,7 +60,9 @@ def archive_name(position: int, ref: str, item_id: str, extension: str) -> str:
 
 
 async def read_upload(upload: UploadFile, limit: int, field: str) -> bytes:
-    """The whole upload, or 413 as soon as it passes `limit` bytes."""
+    """The whole upload, or 413 as soon as it passes `limit` bytes. The messages name the file (a seller who sent
+    several knows which one); `field` says which part it was."""
+    name = display_name(upload.filename) or field
     chunks: list[bytes] = []
     total = 0
     while True:
@@ -69,11 +71,11 @@ async def read_upload(upload: UploadFile, limit: int, field: str) -> bytes:
             break
         total += len(chunk)
         if total > limit:
-            raise ApiError(413, "file_too_large", f"{field} is larger than {limit:,} bytes", field=field)
+            raise ApiError(413, "file_too_large", f"{name} is larger than {limit:,} bytes", field=field)
         chunks.append(chunk)
     data = b"".join(chunks)
     if not data:
-        raise ApiError(415, "invalid_image", f"{field} is empty", field=field)
+        raise ApiError(415, "invalid_image", f"{name} is empty", field=field)
     return data
 
 

@@ -430,9 +430,19 @@ function itemTitle(item) {
   return item.title || item.ref || `Item ${item.position + 1}`;
 }
 
+// The API served bytes the browser cannot decode (e.g. a text file uploaded as .jpg): say so in the frame.
+function notAPicture(event) {
+  const img = event.currentTarget;
+  if (!img.src.startsWith("blob:")) return;
+  URL.revokeObjectURL(img.src);
+  img.removeAttribute("src");
+  img.parentElement.dataset.note = "not an image";
+}
+
 function newCard(item) {
   const card = $("item-template").content.firstElementChild.cloneNode(true);
   card.dataset.itemId = item.id;
+  card.querySelectorAll(".frame img").forEach((img) => img.addEventListener("error", notAPicture));
   const inputId = `prompt-${item.id}`;
   card.querySelector(".reprompt-label").htmlFor = inputId;
   const input = card.querySelector(".reprompt-input");
@@ -495,7 +505,7 @@ function renderItem(item) {
   fixButton.disabled = !(item.state === "done" && item.result_url);
   // A backend that cannot read text: no prompt box that would only re-cut the same way.
   const deaf = readsText(item) === false;
-  card.querySelector(".reprompt").hidden = deaf;
+  card.querySelector(".reprompt").hidden = deaf || item.state === "failed";
   const noText = card.querySelector(".no-text-note");
   noText.hidden = !deaf;
   noText.textContent = deaf
@@ -585,12 +595,18 @@ async function switchTheme(theme) {
   }
 }
 
+// `<position>-<ref or id>`, as the API names the item in results.zip (service/api/uploads.py archive_name).
+function archiveStem(item) {
+  const stem = (item.ref || "").replace(/\.(jpe?g|png|webp|gif|bmp|tiff?|avif|heic)$/i, "")
+    .replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[._-]+|[._-]+$/g, "").slice(0, 80);
+  return `${item.position}-${stem || item.id}`;
+}
+
 async function downloadOne(card) {
   const item = card.item;
   if (!item || !item.result_url) return;
   try {
-    const stem = `${item.position + 1}-${(item.ref || item.id).replace(/\.[^.]+$/, "")}`;
-    await download(item.result_url, stem);
+    await download(item.result_url, archiveStem(item));
   } catch (error) {
     setCardError(card, describe(error));
   }

@@ -684,6 +684,10 @@ def test_job_limits_and_malformed_job_requests(api: Api, photos: dict[str, bytes
         assert_error(client.post("/v1/jobs", files=files, data={"items": '[{"title": "a"}, {"title": "b"}]'}), 422,
                      "invalid_request", "items")
         assert_error(client.post("/v1/jobs", files=files, data={"colour": "red"}), 400, "invalid_option", "colour")
+        # One empty file among several: the message names it, not only its part's index.
+        with_empty = files + [("image_file", ("IMG_0002.jpg", b"", "image/jpeg"))]
+        body = assert_error(client.post("/v1/jobs", files=with_empty), 415, "invalid_image", "image_file[1]")
+        assert "IMG_0002.jpg" in body["error"]["message"], body
         assert_error(client.post("/v1/jobs", json={"items": [{"image_url": url}], "callback_url": "ftp://x/"}), 400,
                      "url_invalid", "callback_url")
 

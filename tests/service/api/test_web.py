@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import re
 import shutil
 import socket
 import threading
@@ -262,7 +263,7 @@ def test_seller_uploads_fixes_rethemes_and_downloads(page: Page, service: dict, 
         assert all(archive.read(name).startswith(b"\x89PNG") for name in names)
     with page.expect_download() as single:
         mug.get_by_role("button", name="Download the result for white coffee mug").click()
-    assert single.value.suggested_filename.endswith(".png")
+    assert single.value.suggested_filename in names  # one result is named as it is in the zip
     assert Path(single.value.path()).read_bytes().startswith(b"\x89PNG")
     expect(page.locator("#message.error")).to_be_hidden()
 
@@ -375,6 +376,53 @@ def test_wrong_key_and_bad_options_show_clear_messages(page: Page, service: dict
     page.get_by_role("button", name="Create job").click()
     expect(message).to_contain_text("no-such-theme")
     shot(page, "07-bad-theme")
+
+
+def test_a_file_that_is_not_a_photo_fails_on_its_own_card(page: Page, service: dict, photos: dict[str, Path],
+                                                          tmp_path: Path) -> None:
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("this is not a photo\n")
+    mug = tmp_path / "my mug (01).png"
+    shutil.copy(photos["mug.png"], mug)
+    enter_key(page, service["base"], service["key"])
+    expect(page.locator("#key-status")).to_contain_text("accepted")
+    page.get_by_label("Photos from this computer").set_input_files([str(notes), str(mug)])
+    page.get_by_role("button", name="Create job").click()
+
+    wait_for_job(page)
+    bad = page.locator("#grid .card", has_text="notes")
+    expect(bad).to_have_attribute("data-state", "failed")
+    expect(bad.locator(".item-error")).to_contain_text("not an image")
+    # The stored "original" is no picture: the frame says so instead of a broken-image icon and spilled alt text.
+    expect(bad.locator(".frame").first).to_have_attribute("data-note", "not an image")
+    expect(bad.locator("img.before")).not_to_have_attribute("src", re.compile("."))
+    # Nothing to re-cut on a failed card: no dead prompt box.
+    expect(bad.locator(".reprompt")).to_be_hidden()
+    wait_images_loaded(page, "#grid .card[data-state='done'] img")
+    bad.scroll_into_view_if_needed()
+    shot(page, "14-not-a-photo", full_page=False)
+
+    # The good one downloads under the name the zip gives it (which holds only the done item).
+    with page.expect_download() as zipped:
+        page.get_by_role("button", name="Download all (zip)").click()
+    with zipfile.ZipFile(zipped.value.path()) as archive:
+        assert archive.namelist() == ["1-my_mug_01.png"]
+    with page.expect_download() as single:
+        page.get_by_role("button", name="Download the result for my mug (01)").click()
+    assert single.value.suggested_filename == "1-my_mug_01.png"
+
+
+def test_an_error_is_shown_where_the_seller_is_looking(page: Page, service: dict, photos: dict[str, Path]) -> None:
+    """The job panel is far below the page's message line: an error from a job action must still be seen."""
+    upload_and_wait(page, service, photos["mug.png"])
+    page.locator("#grid .card").first.scroll_into_view_if_needed()
+    message = page.locator("#message")
+    expect(message).not_to_be_in_viewport()
+    page.get_by_label("Switch theme for the whole job").fill("winter holidays")
+    page.get_by_role("button", name="Apply theme").click()
+    expect(message).to_contain_text("winter holidays")
+    expect(message).to_be_in_viewport()
+    shot(page, "15-error-in-view", full_page=False)
 
 
 # ---------------------------------------------------------------- the fix view (clicks, undo, the prompt)
