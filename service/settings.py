@@ -30,6 +30,7 @@ class Settings(BaseSettings):
 
     workers: int = Field(default=2, ge=1)
     torch_threads: int = Field(default=1, ge=1)
+    cutout_side: int = Field(default=0, ge=0)  # salient backend: model input px (0 = the model's own size)
     precision: str = Field(default="auto", pattern=r"^(auto|bf16|fp32)$")  # neural backend (see NeuralSegmenter)
     queue_size: int = Field(default=8, ge=1)  # pending work held in memory by the pool; beyond → 429
 

@@ -154,3 +154,66 @@ def build_tiny_cutout_model(
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def build_traced_cutout_model(path: Path, *, side: int = 64, fixed_reshape: bool = False, seed: int = 0) -> Path:
+    """A tiny ONNX cut-out model shaped like a traced PyTorch export of IS-Net / U²-Net (needs `onnx`): three
+    ceil-mode 2×2 poolings, and each decoder step upsampled to its skip connection's size with
+    `Resize(x, sizes=Concat(Shape(x)[0:2], Constant[h, w]))`, the sizes baked in for a `side`² input, then
+    concatenated with that skip connection. `fixed_reshape` adds a Reshape to the constant [1, 1, side, side]
+    (a size no rewrite can know)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+
+    def weight(name: str, out_channels: int, in_channels: int) -> onnx.TensorProto:
+        return numpy_helper.from_array(rng.normal(0, 0.4, (out_channels, in_channels, 3, 3)).astype(np.float32), name)
+
+    def const(name: str, values: list[int]) -> onnx.NodeProto:
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(values, np.int64)))
+
+    def upsample(source: str, skip_side: int, tag: str) -> list[onnx.NodeProto]:
+        return [
+            helper.make_node("Shape", [source], [f"{tag}_shape"]),
+            const(f"{tag}_start", [0]), const(f"{tag}_end", [2]), const(f"{tag}_spatial", [skip_side, skip_side]),
+            helper.make_node("Slice", [f"{tag}_shape", f"{tag}_start", f"{tag}_end"], [f"{tag}_batch"]),
+            helper.make_node("Concat", [f"{tag}_batch", f"{tag}_spatial"], [f"{tag}_sizes"], axis=0),
+            helper.make_node("Resize", [source, "", "", f"{tag}_sizes"], [f"{tag}_up"], mode="linear"),
+        ]
+
+    pool = {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1}
+    nodes = [
+        helper.make_node("Conv", ["image", "w0"], ["f0"], pads=[1] * 4),
+        helper.make_node("MaxPool", ["f0"], ["p1"], **pool),
+        helper.make_node("Conv", ["p1", "w1"], ["f1"], pads=[1] * 4),
+        helper.make_node("MaxPool", ["f1"], ["p2"], **pool),
+        helper.make_node("Conv", ["p2", "w2"], ["f2"], pads=[1] * 4),
+        helper.make_node("MaxPool", ["f2"], ["p3"], **pool),
+        helper.make_node("Conv", ["p3", "w2"], ["f3"], pads=[1] * 4),
+        *upsample("f3", side // 4, "d3"),
+        helper.make_node("Concat", ["d3_up", "f2"], ["m2"], axis=1),
+        helper.make_node("Conv", ["m2", "w4"], ["g2"], pads=[1] * 4),
+        *upsample("g2", side // 2, "d2"),
+        helper.make_node("Concat", ["d2_up", "f1"], ["m1"], axis=1),
+        *upsample("m1", side, "d1"),
+        helper.make_node("Concat", ["d1_up", "f0"], ["m0"], axis=1),
+        helper.make_node("Conv", ["m0", "w3"], ["logits"], pads=[1] * 4),
+    ]
+    if fixed_reshape:
+        nodes += [const("fixed_shape", [1, 1, side, side]),
+                  helper.make_node("Reshape", ["logits", "fixed_shape"], ["reshaped"])]
+    nodes.append(helper.make_node("Sigmoid", ["reshaped" if fixed_reshape else "logits"], ["mask"]))
+    graph = helper.make_graph(
+        nodes, "traced-cutout",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, side, side])],
+        [helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 1, side, side])],
+        initializer=[weight("w0", 4, 3), weight("w1", 4, 4), weight("w2", 4, 4), weight("w3", 1, 12),
+                     weight("w4", 4, 8)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

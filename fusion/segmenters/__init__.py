@@ -91,6 +91,10 @@ class SegmenterChoice:
         merged = {**dict(self.options), **options}
         return SegmenterChoice(self.name, tuple(sorted(merged.items())), self.notice)
 
+    def with_model_side(self, side: int) -> "SegmenterChoice":
+        """Run a cut-out model (salient) at `side` px instead of its own input size; 0 or another backend: as is."""
+        return self.with_options(input_side=side) if side and self.name == "salient" else self
+
     def with_threads(self, threads: int) -> "SegmenterChoice":
         """`threads` for a model backend (torch for neural, ONNX Runtime for salient); classical has none."""
         return self.with_options(threads=threads) if self.name in MODEL_BACKENDS else self

@@ -20,11 +20,11 @@ import re
 import shutil
 import tempfile
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from fusion.errors import ModelLoadError, ModelNotFoundError
+from fusion.errors import InvalidOptionError, ModelLoadError, ModelNotFoundError
 
 CUTOUT_SUBDIR = "cutout"
 MODEL_FILE = "model.onnx"
@@ -171,6 +171,28 @@ def installed_cutout_models(model_dir: Path | str) -> list[str]:
     root = Path(model_dir) / CUTOUT_SUBDIR
     names = sorted(p.name for p in root.iterdir() if is_cutout_present(model_dir, p.name)) if root.is_dir() else []
     return sorted(names, key=lambda n: (PREFERRED.index(n) if n in PREFERRED else len(PREFERRED), n))
+
+
+SIDE_STEP = 32  # these networks halve the map five times or more: a side that divides evenly keeps stages aligned
+SIDE_RANGE = (128, 2048)
+
+
+def with_input_side(contract: CutoutContract, side: int) -> CutoutContract:
+    """`contract` run at `side` px on its longer side (the aspect of its own input size kept); 0 = unchanged.
+    Raises InvalidOptionError for a side outside 128..2048 or not a multiple of 32."""
+    if not side:
+        return contract
+    low, high = SIDE_RANGE
+    if not low <= side <= high or side % SIDE_STEP:
+        raise InvalidOptionError(
+            f"model side must be a multiple of {SIDE_STEP} between {low} and {high} px (or 0 for the model's own "
+            f"size), got {side}"
+        )
+    width, height = contract.input_size
+    scale = side / max(width, height)
+    size = (max(SIDE_STEP, round(width * scale / SIDE_STEP) * SIDE_STEP),
+            max(SIDE_STEP, round(height * scale / SIDE_STEP) * SIDE_STEP))
+    return replace(contract, input_size=size)
 
 
 def load_contract(folder: Path) -> CutoutContract:

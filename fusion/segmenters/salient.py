@@ -27,7 +27,14 @@ from scipy import ndimage
 
 from fusion.errors import InvalidImageError, ModelLoadError
 from fusion.segmenters.classical import ClassicalSegmenter, plain_backdrop, resize_to_working
-from fusion.segmenters.cutout_models import CutoutContract, load_contract, require_cutout_model
+from fusion.segmenters.cutout_models import (
+    MODEL_FILE,
+    CutoutContract,
+    load_contract,
+    require_cutout_model,
+    with_input_side,
+)
+from fusion.segmenters.onnx_resize import retarget_input_size
 from fusion.segmenters.saliency import centre_prior
 from fusion.types import Evidence
 from prompting.types import PromptSet
@@ -114,15 +121,18 @@ def studio_refine(small: np.ndarray, probability: np.ndarray, backdrop: np.ndarr
 class SalientSegmenter:
     """`model_dir`/cutout/<name> (default: the preferred installed model). The model loads once, on `load()` or
     the first `segment`; `threads` sets ONNX Runtime's intra-op threads (one per core is the sweet spot).
+    `input_side`: run the model at this many px a side instead of the size it was exported for (its contract's):
+    fewer px, less time, a coarser map (see `fusion.segmenters.onnx_resize`); 0 = the model's own size.
     `fill_pale_holes`: on a plain/gradient studio backdrop, fill the holes the model leaves in pale parts of the
     object (see `studio_refine`)."""
 
     name = "salient"
 
     def __init__(self, model_dir: Path | str, model: str | None = None, *, threads: int = 1,
-                 working_size: int = 1024, fill_pale_holes: bool = True) -> None:
+                 working_size: int = 1024, fill_pale_holes: bool = True, input_side: int = 0) -> None:
         self.folder = require_cutout_model(model_dir, model)
-        self.contract = load_contract(self.folder)
+        self.native_contract = load_contract(self.folder)
+        self.contract = with_input_side(self.native_contract, input_side)
         self.threads = max(1, int(threads))
         self.working_size = int(working_size)
         self.fill_pale_holes = bool(fill_pale_holes)
@@ -150,10 +160,14 @@ class SalientSegmenter:
             # ~8 % faster (2 threads, Xeon, 2026-12-05); turning the arena off as well saves 0.2 GB more but
             # costs ~20 % speed.
             options.enable_mem_pattern = False
+            options.log_severity_level = 3  # errors only: a rewritten graph's unused constants are not news
+            source: str | bytes = str(self.folder / MODEL_FILE)
+            if self.contract.input_size != self.native_contract.input_size:
+                source = retarget_input_size(
+                    self.folder / MODEL_FILE, self.native_contract.input_size, self.contract.input_size
+                ).model
             try:
-                session = onnxruntime.InferenceSession(
-                    str(self.folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-                )
+                session = onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
             except Exception as exc:  # onnxruntime's own exception types: a corrupt or unsupported graph
                 detail = " ".join(str(exc).split())[:200]
                 raise ModelLoadError(f"cannot load cut-out model {self.folder}: {detail}") from exc
@@ -172,7 +186,17 @@ class SalientSegmenter:
         assert session is not None
         input_name = self.contract.input_name or session.get_inputs()[0].name
         output_name = self.contract.output_name or session.get_outputs()[0].name
-        raw = session.run([output_name], {input_name: prepare_input(image, self.contract)})[0]
+        try:
+            raw = session.run([output_name], {input_name: prepare_input(image, self.contract)})[0]
+        except Exception as exc:  # onnxruntime's own exception types: most likely a size baked into the export
+            if self.contract.input_size == self.native_contract.input_size:
+                raise
+            width, height = self.contract.input_size
+            raise ModelLoadError(
+                f"cut-out model {self.model_name} cannot run at {width}×{height} (exported for "
+                f"{self.native_contract.input_size[0]}×{self.native_contract.input_size[1]}; this export fixes "
+                f"sizes we cannot rewrite): leave the model side unset. {' '.join(str(exc).split())[:160]}"
+            ) from exc
         return read_output(raw, self.contract)
 
     def segment(self, image: np.ndarray, prompts: PromptSet) -> Evidence:

@@ -17,7 +17,7 @@ from fusion.segmenters import choose_segmenter
 from service.bench.pipeline import resize_longest, time_pipeline
 from service.cli.errors import user_errors
 from service.cli.inputs import collect_inputs
-from service.cli.models import models_dir_option, segmenter_option, threads_option
+from service.cli.models import model_side_option, models_dir_option, segmenter_option, threads_option
 from service.engine.options import resolve_background
 
 
@@ -36,12 +36,13 @@ def bench(
     ),
     limit: int = typer.Option(0, "--limit", help="Use at most this many photos (0 = all)."),
     threads: int = threads_option(),
+    model_side: int = model_side_option(),
 ) -> None:
     """Print median per-stage timings (ms) of decode → segment → select → feather → compose → encode."""
     console = Console()
     with user_errors():
         choice = choose_segmenter(segmenter_name, models)
-        choice = choice.with_threads(threads)
+        choice = choice.with_threads(threads).with_model_side(model_side)
         segmenter, notice = choice.build(), choice.notice
         items = collect_inputs(inputs)[: limit or None]
         if notice:

@@ -30,7 +30,7 @@ from fusion.evaluation.evaluate import (
 from fusion.imageio import write_atomic
 from fusion.segmenters import choose_segmenter
 from service.cli.errors import EXIT_ITEM_FAILED, user_errors
-from service.cli.models import models_dir_option, segmenter_option
+from service.cli.models import model_side_option, models_dir_option, segmenter_option
 
 MAX_PROBLEMS_SHOWN = 20
 MAX_CLICKS = 100
@@ -61,6 +61,7 @@ def eval_command(
         help="Also run the standard simulated user for up to N correction clicks per photo and report NoC@85, "
         "NoC@90 and IoU after 1, 3 and 5 clicks for every backend that takes corrections (try 20).",
     ),
+    model_side: int = model_side_option(),
     tolerance: float = typer.Option(3.0, "--tolerance", help="Boundary F1 tolerance in px."),
     json_path: Optional[str] = typer.Option(
         None, "--json", help="Write the report with per-image rows to this file, or - for stdout."
@@ -77,7 +78,7 @@ def eval_command(
                 f"--limit must be ≥ 0, --workers ≥ 1, --tolerance > 0 and --clicks between 0 and {MAX_CLICKS}"
             )
         dataset = load_dataset(data_dir)
-        choice = choose_segmenter(segmenter_name, models)
+        choice = choose_segmenter(segmenter_name, models).with_model_side(model_side)
         if workers > 1:
             choice = choice.with_threads(1)  # processes side by side: one model thread each
         methods = build_methods(choice, baseline)

@@ -21,7 +21,7 @@ from service.settings import Settings
 
 keys_app = typer.Typer(name="keys", help="Create, list and revoke API keys for the service.", no_args_is_help=True)
 
-DataDirOption = typer.Option(None, "--data-dir", help="Service data directory [env PROMPTCUT_DATA_DIR].")
+DataDirOption = typer.Option(None, "--data-dir", help="Service data directory (default: $PROMPTCUT_DATA_DIR).")
 DatabaseOption = typer.Option(
     None, "--database-url", help="SQLAlchemy database URL; default a SQLite file in the data directory "
     "[env PROMPTCUT_DATABASE_URL]."

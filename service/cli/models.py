@@ -57,6 +57,15 @@ def threads_option() -> int:
     )
 
 
+def model_side_option() -> int:
+    """The shared `--model-side PX` option of the commands that can run the learned cut-out backend."""
+    return typer.Option(
+        0, "--model-side", min=0,
+        help="Salient backend: run the cut-out model at this many px a side (a multiple of 32, e.g. 640) instead "
+        "of its own input size: faster on CPUs without AVX-512, a coarser map. 0 = the model's own size.",
+    )
+
+
 def models_dir_option() -> Path:
     """The shared `--models DIR` option (also read from PROMPTCUT_MODELS)."""
     return typer.Option(

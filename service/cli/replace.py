@@ -29,7 +29,7 @@ from fusion.segmenters import choose_segmenter
 from service.cli.batch import BatchSettings, run_batch
 from service.cli.errors import EXIT_ITEM_FAILED, fail, user_errors
 from service.cli.inputs import collect_inputs, read_titles
-from service.cli.models import models_dir_option, segmenter_option, threads_option
+from service.cli.models import model_side_option, models_dir_option, segmenter_option, threads_option
 from service.engine.options import parse_size, resolve_background
 
 
@@ -64,6 +64,7 @@ def replace(
     segmenter_name: str = segmenter_option(),
     models: Path = models_dir_option(),
     threads: int = threads_option(),
+    model_side: int = model_side_option(),
     precision: str = typer.Option(
         "auto", "--precision", help="Neural backend: auto (bf16 where the CPU has it) | bf16 | fp32."
     ),
@@ -100,7 +101,7 @@ def replace(
             if precision not in ("auto", "bf16", "fp32"):
                 raise InvalidOptionError(f"--precision must be auto, bf16 or fp32, got {precision!r}")
             choice = choice.with_options(precision=precision)
-        choice = choice.with_threads(threads)
+        choice = choice.with_threads(threads).with_model_side(model_side)
         segmenter, notice = choice.build(), choice.notice
         corrections = _corrections(keep, remove, box)
         items = collect_inputs(inputs)

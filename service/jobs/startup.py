@@ -49,7 +49,7 @@ def start_services(settings: Settings, metrics: Metrics, segmenter: Segmenter | 
 def build_segmenter(settings: Settings) -> tuple[Segmenter, str | None]:
     """The configured backend, its models loaded now (once per process), not on the first request."""
     choice = choose_segmenter(settings.segmenter, settings.models)
-    choice = choice.with_threads(settings.torch_threads)
+    choice = choice.with_threads(settings.torch_threads).with_model_side(settings.cutout_side)
     if choice.name == "neural":
         choice = choice.with_options(precision=settings.precision)
     segmenter = choice.build()
