@@ -47,6 +47,7 @@ from fusion.segmenters.person import (
 )
 from fusion.segmenters.saliency import (
     BackdropFit,
+    against_backdrop,
     boundary_connectivity_saliency,
     centre_prior,
     centred_ellipse,
@@ -114,9 +115,7 @@ def backdrop_evidence(rgb: np.ndarray, backdrop: np.ndarray) -> BackdropEvidence
     texture above the backdrop's own grain, or a darkening that is not a cast shadow (`cast_shadows`); a faint
     darkening, consistent beyond the backdrop's noise, gets a modest weight (a pale part or a contact shadow: the
     graph cut's colour models decide)."""
-    ratio = rgb.astype(np.float32) / np.maximum(backdrop, 8.0)
-    level = ratio.mean(axis=2)
-    hue_shift = np.linalg.norm(ratio / np.maximum(level, 1e-3)[..., None] - 1.0, axis=2)
+    level, hue_shift = against_backdrop(rgb, backdrop)
     texture = fine_texture(level)
     frame = _frame(level.shape, 4)
     grain = float(np.median(texture[frame]))  # the backdrop's own noise at this scale

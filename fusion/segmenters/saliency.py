@@ -168,6 +168,17 @@ def fit_backdrop(lab: np.ndarray, strip: int = 4) -> BackdropFit:
     return BackdropFit(backdrop, residual)
 
 
+def against_backdrop(rgb: np.ndarray, backdrop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(level, hue_shift), both h×w float32: each pixel of `rgb` (h×w×3 uint8) as a per-channel ratio to the
+    fitted `backdrop` (h×w×3 float32, 0..255). level is the mean ratio (1 = the backdrop's brightness, 0.6 = 40 %
+    darker); hue_shift how far the ratios differ from each other (0 = the backdrop's chromaticity, as in a cast
+    shadow, which scales every channel alike)."""
+    ratio = rgb.astype(np.float32) / np.maximum(backdrop, 8.0)
+    level = ratio.mean(axis=2)
+    hue_shift = np.linalg.norm(ratio / np.maximum(level, 1e-3)[..., None] - 1.0, axis=2)
+    return level.astype(np.float32), hue_shift.astype(np.float32)
+
+
 def fine_texture(values: np.ndarray, window: int = 5, cap: float = 0.064) -> np.ndarray:
     """h×w float32 in [0, cap]: how much `values` (h×w float, e.g. a ratio to the backdrop) vary at the finest
     scale around each pixel, ignoring outlines and ramps.

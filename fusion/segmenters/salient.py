@@ -35,7 +35,7 @@ from fusion.segmenters.cutout_models import (
     with_input_side,
 )
 from fusion.segmenters.onnx_resize import retarget_input_size
-from fusion.segmenters.saliency import centre_prior
+from fusion.segmenters.saliency import against_backdrop, centre_prior
 from fusion.types import Evidence
 from prompting.types import PromptSet
 
@@ -102,9 +102,7 @@ def studio_refine(small: np.ndarray, probability: np.ndarray, backdrop: np.ndarr
     if count <= 1:
         return probability
     backdrop = cv2.resize(backdrop, (w, h), interpolation=cv2.INTER_LINEAR)
-    ratio = (small.astype(np.float32) + 1.0) / (backdrop + 1.0)
-    level = ratio.mean(axis=2)
-    hue_shift = np.linalg.norm(ratio / np.maximum(level, 1e-3)[..., None] - 1.0, axis=2)
+    level, hue_shift = against_backdrop(small, backdrop)
     darker_backdrop = (hue_shift < 0.06) & (level > 0.25) & (level < 0.92)
     distance = np.linalg.norm(cv2.GaussianBlur(small.astype(np.float32), (0, 0), 1.0) - backdrop, axis=2)
     unlike = (distance > PALE_DISTANCE) & ~darker_backdrop
