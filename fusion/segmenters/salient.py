@@ -5,6 +5,10 @@ The map becomes Evidence like every backend's: heatmap = the model's probability
 regions = the connected parts of its confident foreground (so selection can drop stray specks) plus the
 background, and the centre prior. Selection, feathering, corrections and compositing are the shared code.
 
+Parts of the object the model saw only faintly (low but clearly non-zero, wider than its soft fringe, in the
+object's colours) join the foreground on photos that are not studio shots (`extend_unsure`): on eval-dev photos
+IoU 0.806 → 0.83, boundary F 0.720 → 0.74.
+
 When the model keeps almost nothing of the frame (it comes back near-empty on some natural scenes: landscapes,
 displays of many small things), the classical backend's evidence is used for that photo instead, and the
 evidence says so: on eval-dev photos that choice lifts IoU from 0.793 to 0.806 with boundary F unchanged.
@@ -34,6 +38,7 @@ from fusion.segmenters.cutout_models import (
     require_cutout_model,
     with_input_side,
 )
+from fusion.segmenters.graphcut import colour_bins, colour_likelihood
 from fusion.segmenters.onnx_resize import retarget_input_size
 from fusion.segmenters.saliency import against_backdrop, centre_prior
 from fusion.types import Evidence
@@ -48,6 +53,11 @@ STUDIO_SIZE = 200  # px: the backdrop is fitted on the classical backend's coars
 PALE_DISTANCE = 8.0  # RGB levels from the backdrop (after a 1 px blur) beyond which a pixel is not backdrop
 PALE_FILL = 0.75  # probability given to a hole in the model's foreground that is not the backdrop
 STUDIO_NOTE = "plain backdrop: holes in the model's map that are not the backdrop (pale parts) were filled"
+EXTEND_NOTE = "areas the model was unsure of but saw, in the object's colours, were kept"
+UNSURE = 0.03  # probability above which the model still sees something: where it is unsure...
+UNSURE_WIDTH = 0.003  # ...areas wider than twice this share of the map's longest side...
+COLOUR_MARGIN = -0.5  # ...whose colours are not clearly the background's (mean log likelihood ratio)...
+EXTENDED = 0.6  # ...get this probability (above FOREGROUND: they become part of the cut)
 
 
 def prepare_input(image: np.ndarray, contract: CutoutContract) -> np.ndarray:
@@ -80,6 +90,36 @@ def foreground_parts(probability: np.ndarray) -> np.ndarray:
     big = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= MIN_PART_PIXELS]
     keep[big] = np.arange(1, len(big) + 1, dtype=np.int32)
     return keep[parts]
+
+
+def extend_unsure(probability: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """The model's h×w float32 probability with the parts of the object it was unsure of raised to EXTENDED.
+
+    On natural scenes IS-Net often gives part of the object a low but clearly non-zero probability (a textured
+    butterfly wing at 0.1–0.4, the far half of a ship): cutting at 0.5 loses them. A plain lower cut would also
+    take the soft fringe the model leaves round every confident edge, so only areas above UNSURE that stay
+    wider than the fringe are taken (opened with a disc of UNSURE_WIDTH × the longest side, within the unsure
+    area), and of those only the connected areas whose colours are on average no less likely under the
+    confident foreground's colour histogram than under the background's (below UNSURE) by more than
+    COLOUR_MARGIN: a patch of sky or grass the model half-saw stays out. rgb: h×w×3 uint8, the photo at the
+    same size. Returns `probability` itself when nothing changes."""
+    confident = probability > FOREGROUND
+    unsure = probability > UNSURE
+    radius = max(1, round(UNSURE_WIDTH * max(probability.shape)))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    core = cv2.erode((unsure & ~confident).astype(np.uint8), disc).astype(bool)
+    if not core.any() or not confident.any():
+        return probability
+    grown = cv2.dilate(core.astype(np.uint8), disc).astype(bool) & unsure & ~confident
+    count, parts = cv2.connectedComponents(grown.astype(np.uint8), connectivity=8)
+    bins = colour_bins(rgb)
+    log_ratio = np.log(colour_likelihood(bins, confident.astype(np.float32))) - np.log(
+        colour_likelihood(bins, (~unsure).astype(np.float32)))
+    like_object = np.concatenate([[False], ndimage.mean(log_ratio, parts, np.arange(1, count)) > COLOUR_MARGIN])
+    grown = like_object[parts]
+    if not grown.any():
+        return probability
+    return np.where(grown, np.maximum(probability, EXTENDED), probability).astype(np.float32)
 
 
 def studio_refine(small: np.ndarray, probability: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
@@ -127,13 +167,15 @@ class SalientSegmenter:
     name = "salient"
 
     def __init__(self, model_dir: Path | str, model: str | None = None, *, threads: int = 1,
-                 working_size: int = 1024, fill_pale_holes: bool = True, input_side: int = 0) -> None:
+                 working_size: int = 1024, fill_pale_holes: bool = True, input_side: int = 0,
+                 keep_unsure: bool = True) -> None:
         self.folder = require_cutout_model(model_dir, model)
         self.native_contract = load_contract(self.folder)
         self.contract = with_input_side(self.native_contract, input_side)
         self.threads = max(1, int(threads))
         self.working_size = int(working_size)
         self.fill_pale_holes = bool(fill_pale_holes)
+        self.keep_unsure = bool(keep_unsure)
         self._session: onnxruntime.InferenceSession | None = None
         self._lock = threading.Lock()
         self._fallback: ClassicalSegmenter | None = None
@@ -204,11 +246,16 @@ class SalientSegmenter:
         shape = small.shape[:2]
         probability = cv2.resize(self.probability(image), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
         probability = np.clip(probability, 0.0, 1.0).astype(np.float32)
+        notes = [f"cut-out model {self.model_name} ({self.contract.input_size[0]}×{self.contract.input_size[1]})"]
+        backdrop = plain_backdrop(resize_to_working(small, STUDIO_SIZE))
+        if backdrop is None and self.keep_unsure:  # a studio backdrop has no half-seen parts, only shadows
+            extended = extend_unsure(probability, small)
+            if extended is not probability:
+                probability = extended
+                notes.append(EXTEND_NOTE)
         if float((probability > FOREGROUND).mean()) < MIN_MODEL_SHARE:
             return self._classical_instead(image, prompts)
-        notes = [f"cut-out model {self.model_name} ({self.contract.input_size[0]}×{self.contract.input_size[1]})"]
-        backdrop = plain_backdrop(resize_to_working(small, STUDIO_SIZE)) if self.fill_pale_holes else None
-        if backdrop is not None:
+        if backdrop is not None and self.fill_pale_holes:
             refined = studio_refine(small, probability, backdrop.backdrop)
             if refined is not probability:
                 probability = refined
