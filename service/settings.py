@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from fusion.segmenters import segmenter_choices
@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     url_max_redirects: int = Field(default=5, ge=0)
     webhook_timeout: float = Field(default=5.0, gt=0)
 
+    # Encrypts store tokens at rest. "" → a random key kept in data_dir/secret.key (one server); servers that
+    # share a database must all be given the same value.
+    secret_key: SecretStr = SecretStr("")
+    # "host:port" a store's explicit API URL may name over plain http (loopback only: a local test store).
+    store_api_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    store_timeout: float = Field(default=30.0, gt=0)  # one request to a store's Admin API
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 
@@ -68,7 +75,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(SEGMENTERS)}")
         return value
 
-    @field_validator("url_allow_hosts", mode="before")
+    @field_validator("url_allow_hosts", "store_api_allow_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):

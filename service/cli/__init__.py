@@ -44,6 +44,8 @@ COMMANDS = {
         "Models: what is present (status), fetching them (pull), registering a cut-out model file (add).",
     ),
     "keys": Command("service.cli.keys", "Create, list and revoke API keys for the service."),
+    "store": Command("service.cli.store",
+                     "Connect a Shopify store to an API key, list and disconnect it, or round-trip a product CSV."),
 }
 
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy models: API keys, jobs, items and the artifacts stored for each item.
+"""SQLAlchemy models: API keys, jobs, items, the artifacts stored for each item, and connected stores.
 
 Ids are 26-character random url-safe strings (not sequential, so not guessable). Timestamps are timezone-aware
 UTC datetimes on every backend. The tables themselves are created by the alembic migrations, not by
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -137,3 +138,21 @@ class Artifact(Base):
     size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StoreConnection(Base):
+    """A Shopify shop connected to an API key. One row per (key, shop): connecting again replaces the token.
+    Disconnecting deletes the token (the row stays, so later records can still name the store)."""
+
+    __tablename__ = "store_connections"
+    __table_args__ = (UniqueConstraint("key_id", "shop_domain", name="uq_store_connections_key_shop"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    shop_domain: Mapped[str] = mapped_column(String(255))  # name.myshopify.com
+    api_url: Mapped[str | None] = mapped_column(Text, nullable=True)  # an explicit endpoint; None → the shop's own
+    # The access token sealed by service.store.secrets (AES-GCM, bound to this row's id); None once disconnected.
+    token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)  # granted access scopes when last connected
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

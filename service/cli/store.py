@@ -1,0 +1,117 @@
+"""`promptcut store connect|list|disconnect`: connect a Shopify shop to an API key (its store in promptcut).
+
+The key is named by its id, as `promptcut keys list` shows it. The access token is checked against the shop
+(it must hold read_products, write_products, write_files), then kept encrypted in the database under
+PROMPTCUT_SECRET_KEY (or the key file in the data directory). It is never printed. Prefer passing it through
+PROMPTCUT_STORE_TOKEN over --token, which other users of the machine can read in the process list.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.cli.errors import fail, user_errors
+from service.cli.keys import DatabaseOption, DataDirOption
+from service.cli.store_csv import csv_command
+from service.db import Database, open_database
+from service.settings import Settings
+from service.store.connections import (
+    StoreEndpointRules,
+    connect_store,
+    disconnect_store,
+    list_stores,
+)
+from service.store.secrets import secret_box
+
+STORE_HELP = "Connect a Shopify store to an API key, list and disconnect it, or round-trip a product CSV."
+store_app = typer.Typer(name="store", help=STORE_HELP,
+                        no_args_is_help=True)
+
+
+def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
+    overrides = {name: value for name, value in (("data_dir", data_dir), ("database_url", database_url))
+                 if value is not None}
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "PROMPTCUT_" + str(first["loc"][0]).upper() if first.get("loc") else "settings"
+        raise fail(f"invalid setting {field}: {first['msg']}") from None
+
+
+@contextmanager
+def _opened(settings: Settings) -> Iterator[Database]:
+    """The migrated database; library and database errors as one line, exit 2."""
+    with user_errors():
+        database = open_database(settings.db_url)
+        try:
+            yield database
+        except SQLAlchemyError as exc:
+            raise fail(f"database error: {' '.join(str(getattr(exc, 'orig', None) or exc).split())[:300]}") from None
+        finally:
+            database.close()
+
+
+@store_app.command("connect")
+def connect(
+    key: str = typer.Option(..., "--key", metavar="KEY_ID", help="The API key id (see `promptcut keys list`)."),
+    shop: str = typer.Option(..., "--shop", help="The shop: NAME or NAME.myshopify.com."),
+    token: str = typer.Option(..., "--token", envvar="PROMPTCUT_STORE_TOKEN", show_envvar=True,
+                              help="The custom app's Admin API access token (shpat_…)."),
+    api_url: Optional[str] = typer.Option(None, "--api-url", help="An explicit Admin GraphQL URL (https; a local "
+                                          "test store over http when in PROMPTCUT_STORE_API_ALLOW_HOSTS)."),
+    data_dir: Optional[Path] = DataDirOption,
+    database_url: Optional[str] = DatabaseOption,
+) -> None:
+    """Check a shop's access token and keep it, encrypted, for an API key."""
+    settings = _settings(data_dir, database_url)
+    rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout)
+    with _opened(settings) as database:
+        box = secret_box(settings.secret_key.get_secret_value(), settings.data_dir)
+        store = connect_store(database, box, key, shop, token, api_url=api_url, rules=rules)
+    typer.echo(f"connected {store.shop_domain} as store {store.id} for key {store.key_id} "
+               f"(scopes: {', '.join(store.scopes)})")
+
+
+@store_app.command("list")
+def list_(
+    key: Optional[str] = typer.Option(None, "--key", metavar="KEY_ID", help="Only this API key's stores."),
+    data_dir: Optional[Path] = DataDirOption,
+    database_url: Optional[str] = DatabaseOption,
+) -> None:
+    """List connected stores: id, key, shop, connected (never a token)."""
+    settings = _settings(data_dir, database_url)
+    with _opened(settings) as database:
+        stores = list_stores(database, key)
+    table = [("ID", "KEY", "SHOP", "CONNECTED", "API URL")]
+    table += [(s.id, s.key_id, s.shop_domain, s.connected_at.strftime("%Y-%m-%d %H:%M UTC"), s.api_url or "-")
+              for s in stores]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@store_app.command("disconnect")
+def disconnect(
+    store_id: str = typer.Argument(..., metavar="ID", help="The store id shown by `store connect` / `store list`."),
+    data_dir: Optional[Path] = DataDirOption,
+    database_url: Optional[str] = DatabaseOption,
+) -> None:
+    """Disconnect a store: its encrypted token is deleted."""
+    settings = _settings(data_dir, database_url)
+    with _opened(settings) as database:
+        store = disconnect_store(database, store_id)
+    typer.echo(f"disconnected {store.shop_domain} (store {store.id}); its token is deleted")
+
+
+store_app.command("csv")(csv_command)  # stores without API access (docs/store.md)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(store_app, name="store")

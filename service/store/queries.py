@@ -1,0 +1,151 @@
+"""The Admin GraphQL documents promptcut sends (API version: shopify_api.API_VERSION). Every document is a named
+operation: the name is what logs show and what the test store (tests/fakestore) dispatches on.
+
+Reading: ShopAccess (who we are, which scopes), ProductsPage (one page of the catalogue), the bulk operation
+(BulkProductsRun + BulkOperationStatus). Writing results back (replaced photos): StagedUploadsCreate →
+multipart POST of the bytes → ProductAddMedia, then FileUpdate / ProductReorderMedia / FileDelete, and
+MetafieldsSet / ProductMetafield to remember what was written.
+"""
+
+from __future__ import annotations
+
+import json
+
+SHOP_ACCESS = """
+query ShopAccess {
+  shop { name myshopifyDomain }
+  currentAppInstallation { accessScopes { handle } }
+}
+"""
+
+# Images are MediaImage nodes of product media; other media (video, 3D) come back with their type only, so
+# positions can still be counted over all of a product's media.
+_PRODUCT_FIELDS = """
+  id handle title productType vendor tags status
+"""
+_MEDIA_FIELDS = """
+  __typename id
+  ... on MediaImage { alt image { url width height } }
+"""
+
+PRODUCTS_PAGE = f"""
+query ProductsPage($first: Int!, $after: String, $query: String, $mediaFirst: Int!) {{
+  products(first: $first, after: $after, query: $query, sortKey: ID) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{
+      {_PRODUCT_FIELDS}
+      media(first: $mediaFirst) {{ nodes {{ {_MEDIA_FIELDS} }} }}
+    }}
+  }}
+}}
+"""
+
+BULK_PRODUCTS_RUN = """
+mutation BulkProductsRun($query: String!) {
+  bulkOperationRunQuery(query: $query) {
+    bulkOperation { id status }
+    userErrors { field message }
+  }
+}
+"""
+
+BULK_OPERATION_STATUS = """
+query BulkOperationStatus($id: ID!) {
+  node(id: $id) {
+    ... on BulkOperation { id status errorCode objectCount url partialDataUrl }
+  }
+}
+"""
+
+
+def bulk_products_query(search: str) -> str:
+    """The query a bulk operation runs (it takes no variables, so the search string is embedded, JSON-quoted:
+    GraphQL string literals use the same escapes). Nested connections use edges/node, as bulk queries require;
+    each media node becomes its own JSONL line carrying `__parentId`."""
+    argument = f"(query: {json.dumps(search)})" if search else ""
+    return f"""
+{{
+  products{argument} {{
+    edges {{ node {{
+      {_PRODUCT_FIELDS}
+      media {{ edges {{ node {{ {_MEDIA_FIELDS} }} }} }}
+    }} }}
+  }}
+}}
+"""
+
+
+# --- writing back -------------------------------------------------------------------------------------------
+
+STAGED_UPLOADS_CREATE = """
+mutation StagedUploadsCreate($input: [StagedUploadInput!]!) {
+  stagedUploadsCreate(input: $input) {
+    stagedTargets { url resourceUrl parameters { name value } }
+    userErrors { field message }
+  }
+}
+"""
+
+PRODUCT_ADD_MEDIA = f"""
+mutation ProductAddMedia($product: ProductUpdateInput!, $media: [CreateMediaInput!]) {{
+  productUpdate(product: $product, media: $media) {{
+    product {{ id media(first: 250) {{ nodes {{ {_MEDIA_FIELDS} status }} }} }}
+    userErrors {{ field message }}
+  }}
+}}
+"""
+
+FILE_UPDATE = """
+mutation FileUpdate($files: [FileUpdateInput!]!) {
+  fileUpdate(files: $files) {
+    files { id alt ... on MediaImage { image { url width height } } }
+    userErrors { field message code }
+  }
+}
+"""
+
+PRODUCT_REORDER_MEDIA = """
+mutation ProductReorderMedia($id: ID!, $moves: [MoveInput!]!) {
+  productReorderMedia(id: $id, moves: $moves) {
+    job { id done }
+    mediaUserErrors { field message code }
+  }
+}
+"""
+
+FILE_DELETE = """
+mutation FileDelete($fileIds: [ID!]!) {
+  fileDelete(fileIds: $fileIds) {
+    deletedFileIds
+    userErrors { field message code }
+  }
+}
+"""
+
+METAFIELDS_SET = """
+mutation MetafieldsSet($metafields: [MetafieldsSetInput!]!) {
+  metafieldsSet(metafields: $metafields) {
+    metafields { id namespace key type value }
+    userErrors { field message code }
+  }
+}
+"""
+
+PRODUCT_METAFIELD = """
+query ProductMetafield($id: ID!, $namespace: String!, $key: String!) {
+  product(id: $id) {
+    id
+    metafield(namespace: $namespace, key: $key) { id namespace key type value }
+  }
+}
+"""
+
+PRODUCT_MEDIA = f"""
+query ProductMedia($id: ID!) {{
+  product(id: $id) {{ id media(first: 250) {{ nodes {{ {_MEDIA_FIELDS} status }} }} }}
+}}
+"""
+
+DOCUMENTS = (SHOP_ACCESS, PRODUCTS_PAGE, BULK_PRODUCTS_RUN, BULK_OPERATION_STATUS, STAGED_UPLOADS_CREATE,
+             PRODUCT_ADD_MEDIA, FILE_UPDATE, PRODUCT_REORDER_MEDIA, FILE_DELETE, METAFIELDS_SET, PRODUCT_METAFIELD,
+             PRODUCT_MEDIA)
