@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
     app.state.services = None
     install_error_handlers(app)
 
-    for module in (routes.health, routes.cutouts, routes.jobs, routes.items, routes.themes, routes.stores):
+    for module in (routes.health, routes.cutouts, routes.jobs, routes.items, routes.themes, routes.stores,
+                   routes.store_syncs):
         app.include_router(module.router)
     _mount_web(app)
     _custom_openapi(app)

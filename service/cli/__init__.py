@@ -45,7 +45,8 @@ COMMANDS = {
     ),
     "keys": Command("service.cli.keys", "Create, list and revoke API keys for the service."),
     "store": Command("service.cli.store",
-                     "Connect a Shopify store to an API key, list and disconnect it, or round-trip a product CSV."),
+                     "Connect a Shopify store to an API key, list and disconnect it, replace its photos (sync, "
+                     "revert), or round-trip a product CSV."),
 }
 
 

@@ -8,19 +8,15 @@ PROMPTCUT_STORE_TOKEN over --token, which other users of the machine can read in
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
-from service.cli.errors import fail, user_errors
 from service.cli.keys import DatabaseOption, DataDirOption
+from service.cli.store_common import _opened, _settings
 from service.cli.store_csv import csv_command
-from service.db import Database, open_database
-from service.settings import Settings
+from service.cli.store_sync import revert_command, sync_command
 from service.store.connections import (
     StoreEndpointRules,
     connect_store,
@@ -29,33 +25,10 @@ from service.store.connections import (
 )
 from service.store.secrets import secret_box
 
-STORE_HELP = "Connect a Shopify store to an API key, list and disconnect it, or round-trip a product CSV."
+STORE_HELP = ("Connect a Shopify store to an API key, list and disconnect it, replace its photos (sync, revert), "
+              "or round-trip a product CSV.")
 store_app = typer.Typer(name="store", help=STORE_HELP,
                         no_args_is_help=True)
-
-
-def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
-    overrides = {name: value for name, value in (("data_dir", data_dir), ("database_url", database_url))
-                 if value is not None}
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = "PROMPTCUT_" + str(first["loc"][0]).upper() if first.get("loc") else "settings"
-        raise fail(f"invalid setting {field}: {first['msg']}") from None
-
-
-@contextmanager
-def _opened(settings: Settings) -> Iterator[Database]:
-    """The migrated database; library and database errors as one line, exit 2."""
-    with user_errors():
-        database = open_database(settings.db_url)
-        try:
-            yield database
-        except SQLAlchemyError as exc:
-            raise fail(f"database error: {' '.join(str(getattr(exc, 'orig', None) or exc).split())[:300]}") from None
-        finally:
-            database.close()
 
 
 @store_app.command("connect")
@@ -111,6 +84,8 @@ def disconnect(
 
 
 store_app.command("csv")(csv_command)  # stores without API access (docs/store.md)
+store_app.command("sync")(sync_command)
+store_app.command("revert")(revert_command)
 
 
 def register(app: typer.Typer) -> None:

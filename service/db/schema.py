@@ -1,4 +1,5 @@
-"""SQLAlchemy models: API keys, jobs, items, the artifacts stored for each item, and connected stores.
+"""SQLAlchemy models: API keys, jobs, items, the artifacts stored for each item, connected stores and their
+syncs (photos written back to a store, with what each replaced).
 
 Ids are 26-character random url-safe strings (not sequential, so not guessable). Timestamps are timezone-aware
 UTC datetimes on every backend. The tables themselves are created by the alembic migrations, not by
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -156,3 +158,55 @@ class StoreConnection(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)  # granted access scopes when last connected
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Sync(Base):
+    """One `store sync`: a store's selected photos cut by one job (job_id) and written back. state: running →
+    done | stopped (the store refused us: revoked token, unreachable) | failed; then reverting → reverted."""
+
+    __tablename__ = "syncs"
+    __table_args__ = (Index("ix_syncs_key_created", "key_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    store_id: Mapped[str] = mapped_column(ForeignKey("store_connections.id"))
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)  # None: nothing to cut
+    state: Mapped[str] = mapped_column(String(16), default="running")
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)  # selection, policy, all_images, publish_all
+    render: Mapped[dict[str, Any]] = mapped_column(JSON)  # the look (RenderRequest dict)
+    look: Mapped[str] = mapped_column(String(64))  # marker.look_hash(render)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reverted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SyncItem(Base):
+    """One image of a sync, and everything needed to put the store's original back: its bytes (original_digest,
+    in the artifact store, saved before the store is changed), media id, alt text, position, variant links.
+    state: planned | published | held | failed | unchanged | reverted."""
+
+    __tablename__ = "sync_items"
+    __table_args__ = (Index("ix_sync_items_sync", "sync_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sync_id: Mapped[str] = mapped_column(ForeignKey("syncs.id"))
+    item_id: Mapped[str | None] = mapped_column(ForeignKey("items.id"), nullable=True)  # the job item (the cut)
+    product_id: Mapped[str] = mapped_column(String(100))
+    handle: Mapped[str] = mapped_column(Text, default="")
+    main: Mapped[bool] = mapped_column(Boolean, default=True)  # the product's first image
+    media_id: Mapped[str] = mapped_column(String(100))  # the image this item replaces
+    alt: Mapped[str] = mapped_column(Text, default="")
+    media_position: Mapped[int] = mapped_column(Integer)  # 0-based among all the product's media
+    variant_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the store's original bytes
+    source_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    replaces_ours: Mapped[str | None] = mapped_column(String(100), nullable=True)  # our earlier media, when redone
+    original_kept: Mapped[bool] = mapped_column(Boolean, default=False)  # add-first: the original stays on the store
+    state: Mapped[str] = mapped_column(String(16), default="planned")
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    new_media_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    restored_media_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

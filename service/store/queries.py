@@ -4,7 +4,8 @@ operation: the name is what logs show and what the test store (tests/fakestore) 
 Reading: ShopAccess (who we are, which scopes), ProductsPage (one page of the catalogue), the bulk operation
 (BulkProductsRun + BulkOperationStatus). Writing results back (replaced photos): StagedUploadsCreate →
 multipart POST of the bytes → ProductAddMedia, then FileUpdate / ProductReorderMedia / FileDelete, and
-MetafieldsSet / ProductMetafield to remember what was written.
+MetafieldsSet / ProductMetafield to remember what was written; ProductVariantMedia / ProductVariantAppendMedia keep
+variant images linked (deleting a file detaches it from its variants by itself).
 """
 
 from __future__ import annotations
@@ -146,6 +147,22 @@ query ProductMedia($id: ID!) {{
 }}
 """
 
+# 50 variants × their first 5 media ids: a requested cost of about 2 + 50 × (1 + 2 + 5) = 402 points.
+PRODUCT_VARIANT_MEDIA = """
+query ProductVariantMedia($id: ID!) {
+  product(id: $id) { id variants(first: 50) { nodes { id media(first: 5) { nodes { id } } } } }
+}
+"""
+
+PRODUCT_VARIANT_APPEND_MEDIA = """
+mutation ProductVariantAppendMedia($productId: ID!, $variantMedia: [ProductVariantAppendMediaInput!]!) {
+  productVariantAppendMedia(productId: $productId, variantMedia: $variantMedia) {
+    productVariants { id }
+    userErrors { field message code }
+  }
+}
+"""
+
 DOCUMENTS = (SHOP_ACCESS, PRODUCTS_PAGE, BULK_PRODUCTS_RUN, BULK_OPERATION_STATUS, STAGED_UPLOADS_CREATE,
              PRODUCT_ADD_MEDIA, FILE_UPDATE, PRODUCT_REORDER_MEDIA, FILE_DELETE, METAFIELDS_SET, PRODUCT_METAFIELD,
-             PRODUCT_MEDIA)
+             PRODUCT_MEDIA, PRODUCT_VARIANT_MEDIA, PRODUCT_VARIANT_APPEND_MEDIA)

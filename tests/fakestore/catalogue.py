@@ -47,6 +47,7 @@ class FakeProduct:
     collections: set[int] = field(default_factory=set)
     media: list[FakeMedia] = field(default_factory=list)
     metafields: dict[tuple[str, str], dict] = field(default_factory=dict)
+    variants: dict[str, list[str]] = field(default_factory=dict)  # variant gid → its media ids (variant images)
 
     def node(self) -> dict:
         return {"id": self.id, "handle": self.handle, "title": self.title, "productType": self.product_type,

@@ -198,6 +198,9 @@ def file_delete(store: "FakeShopify", variables: dict) -> Resolved:
                            "code": "FILE_DOES_NOT_EXIST"})
             continue
         owner.media.remove(media)
+        for linked in owner.variants.values():  # as Shopify: a deleted file is detached from its variants
+            if media.id in linked:
+                linked.remove(media.id)
         deleted.append(media.id)
     return {"fileDelete": {"deletedFileIds": deleted if not errors else None, "userErrors": errors}}, \
         MUTATION_COST, MUTATION_COST
@@ -243,6 +246,33 @@ def product_media(store: "FakeShopify", variables: dict) -> Resolved:
     return {"product": {"id": product.id, "media": {"nodes": nodes}}}, 502, 2 + 2 * len(nodes)
 
 
+def product_variant_media(store: "FakeShopify", variables: dict) -> Resolved:
+    product = store.product(variables["id"])
+    if product is None:
+        return {"product": None}, 402, 2
+    nodes = [{"id": variant, "media": {"nodes": [{"id": media_id} for media_id in media[:5]]}}
+             for variant, media in list(product.variants.items())[:50]]
+    return {"product": {"id": product.id, "variants": {"nodes": nodes}}}, 402, 2 + 2 * len(nodes)
+
+
+def product_variant_append_media(store: "FakeShopify", variables: dict) -> Resolved:
+    product = store.product(variables["productId"])
+    errors = _user_error(store, variables["productId"]) if product is not None else [
+        {"field": ["productId"], "message": "Product does not exist", "code": "PRODUCT_DOES_NOT_EXIST"}]
+    changed = []
+    for entry in variables["variantMedia"] if not errors else ():
+        linked = product.variants.get(str(entry["variantId"]))
+        known = {media.id for media in product.media}
+        if linked is None or not set(entry["mediaIds"]) <= known:
+            errors.append({"field": ["variantMedia"], "message": "Variant or media does not exist",
+                           "code": "INVALID"})
+            continue
+        linked.extend(media_id for media_id in entry["mediaIds"] if media_id not in linked)
+        changed.append({"id": entry["variantId"]})
+    data = {"productVariants": None if errors else changed, "userErrors": errors}
+    return {"productVariantAppendMedia": data}, MUTATION_COST, MUTATION_COST
+
+
 RESOLVERS: dict[str, Callable[["FakeShopify", dict], Resolved]] = {
     "ShopAccess": shop_access,
     "ProductsPage": products_page,
@@ -256,6 +286,8 @@ RESOLVERS: dict[str, Callable[["FakeShopify", dict], Resolved]] = {
     "MetafieldsSet": metafields_set,
     "ProductMetafield": product_metafield,
     "ProductMedia": product_media,
+    "ProductVariantMedia": product_variant_media,
+    "ProductVariantAppendMedia": product_variant_append_media,
 }
 
 
@@ -265,6 +297,8 @@ def requested_cost(name: str, variables: dict[str, Any]) -> float:
         return 2 + int(variables.get("first", 1)) * (3 + int(variables.get("mediaFirst", 1)))
     if name == "ProductMedia":
         return 502
+    if name == "ProductVariantMedia":
+        return 402
     if name in ("ShopAccess", "ProductMetafield"):
         return 2
     if name == "BulkOperationStatus":

@@ -6,6 +6,7 @@ image files and bulk results, all served by one ThreadingHTTPServer in a backgro
         connect_store(..., shop.shop_domain, shop.token, api_url=shop.api_url)
 
 Hooks for tests: `fail_next` (HTTP 429/5xx), `fail_product` (userErrors for a product), `revoke_token` (401),
+`revoke_after` (401 once an operation has been answered n times),
 `scopes`, a configurable LeakyBucket (`bucket`, `drain`). Counters: `requests`, `operations`, `throttled`,
 `upload_posts`, `downloads`, `injected_failures`, `auth_failures`.
 """
@@ -60,6 +61,7 @@ class FakeShopify:
         self.media_count = 10_000_000
         self.metafield_count = 0
         self.revoked = False
+        self._revoke_after: tuple[str, int] | None = None
         self._failures: list[InjectedFailure] = []
         # counters
         self.requests = 0
@@ -131,6 +133,11 @@ class FakeShopify:
         """As if the merchant uninstalled the app: every request now gets 401."""
         with self.lock:
             self.revoked = True
+
+    def revoke_after(self, operation: str, times: int) -> None:
+        """Revoke the token once `operation` has been answered `times` times (counted from now)."""
+        with self.lock:
+            self._revoke_after = (operation, self.operations[operation] + times)
 
     def drain(self) -> None:
         self.bucket.drain()
@@ -278,6 +285,8 @@ class FakeShopify:
         with self.lock:  # the answer is computed under the lock and written after it
             self.operations[name] += 1
             answer = self._resolve(name, resolver, variables, requested)
+            if self._revoke_after == (name, self.operations[name]):
+                self.revoked = True
         self._json(handler, 200, answer)
 
     def _resolve(self, name: str, resolver: Any, variables: dict, requested: float) -> dict:

@@ -1,0 +1,113 @@
+"""Writing one photo back to a product, through the store client (so throttling and retries apply):
+staged upload → multipart POST of the bytes → productUpdate with the media → variant links → reorder; and the
+marker metafield. Every mutation's userErrors / mediaUserErrors become a ProductWriteError naming the step, so
+one product fails with the store's own message and the sync goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from service.store import marker, queries
+from service.store.marker import MediaMark
+from service.store.shopify_api import ShopifyClient, StoreError, StoreUnavailableError
+
+UPLOAD_ATTEMPTS = 3
+
+
+class ProductWriteError(StoreError):
+    """The store refused a change to one product (its userErrors); the product keeps its original photo."""
+
+    code = "store_user_error"
+
+
+def _check(step: str, payload: Mapping[str, Any] | None, errors_key: str = "userErrors") -> Mapping[str, Any]:
+    payload = payload or {}
+    errors = payload.get(errors_key) or []
+    if errors:
+        message = " ".join(str(errors[0].get("message") or "refused").split())[:300]
+        raise ProductWriteError(f"{step}: {message}")
+    return payload
+
+
+def upload(client: ShopifyClient, data: bytes, filename: str, mime_type: str) -> str:
+    """Stage `data` with the store and POST it to the staged target; returns the resourceUrl to attach."""
+    staged = _check("stagedUploadsCreate", client.execute(queries.STAGED_UPLOADS_CREATE, {"input": [{
+        "filename": filename, "mimeType": mime_type, "httpMethod": "POST", "resource": "IMAGE",
+        "fileSize": str(len(data))}]}).get("stagedUploadsCreate"))
+    targets = staged.get("stagedTargets") or []
+    if not targets:
+        raise ProductWriteError("stagedUploadsCreate: no upload target was given")
+    target = targets[0]
+    fields = {str(p["name"]): str(p["value"]) for p in target.get("parameters") or ()}
+    problem = "no attempt made"
+    for _ in range(UPLOAD_ATTEMPTS):  # the target is a storage bucket, not the API: no token, its own retries
+        try:
+            response = httpx.post(str(target["url"]), data=fields, files={"file": (filename, data, mime_type)},
+                                  timeout=60)
+        except httpx.TransportError as exc:
+            problem = type(exc).__name__
+            continue
+        if response.status_code in (200, 201, 204):
+            return str(target["resourceUrl"])
+        problem = f"HTTP {response.status_code}"
+        if response.status_code < 500:
+            raise ProductWriteError(f"upload: the staged upload target answered {problem}")
+    raise StoreUnavailableError(f"upload: the staged upload target failed ({problem})")
+
+
+def add_media(client: ShopifyClient, product_id: str, source: str, alt: str) -> tuple[str, list[str]]:
+    """Attach an uploaded file to the product (it goes last); returns the new media id and the product's media
+    ids in order, ours included (where everything is now, without another query)."""
+    added = _check("productUpdate", client.execute(queries.PRODUCT_ADD_MEDIA, {
+        "product": {"id": product_id},
+        "media": [{"originalSource": source, "alt": alt, "mediaContentType": "IMAGE"}]}).get("productUpdate"))
+    nodes = ((added.get("product") or {}).get("media") or {}).get("nodes") or []
+    if not nodes:
+        raise ProductWriteError("productUpdate: the new photo is not among the product's media")
+    return str(nodes[-1]["id"]), [str(node["id"]) for node in nodes]
+
+
+def move_media(client: ShopifyClient, product_id: str, media_id: str, position: int) -> None:
+    moved = client.execute(queries.PRODUCT_REORDER_MEDIA, {"id": product_id, "moves": [
+        {"id": media_id, "newPosition": str(position)}]}).get("productReorderMedia")
+    _check("productReorderMedia", moved, "mediaUserErrors")
+
+
+def variant_links(client: ShopifyClient, product_id: str) -> dict[str, tuple[str, ...]]:
+    """Media id → the variants showing it (variant images)."""
+    product = client.execute(queries.PRODUCT_VARIANT_MEDIA, {"id": product_id}).get("product") or {}
+    links: dict[str, list[str]] = {}
+    for variant in (product.get("variants") or {}).get("nodes") or ():
+        for media in (variant.get("media") or {}).get("nodes") or ():
+            links.setdefault(str(media["id"]), []).append(str(variant["id"]))
+    return {media_id: tuple(variants) for media_id, variants in links.items()}
+
+
+def link_variants(client: ShopifyClient, product_id: str, media_id: str, variant_ids: Iterable[str]) -> None:
+    entries = [{"variantId": variant, "mediaIds": [media_id]} for variant in variant_ids]
+    if entries:
+        _check("productVariantAppendMedia", client.execute(queries.PRODUCT_VARIANT_APPEND_MEDIA, {
+            "productId": product_id, "variantMedia": entries}).get("productVariantAppendMedia"))
+
+
+def delete_media(client: ShopifyClient, media_ids: Iterable[str]) -> None:
+    """Remove media for good: fileDelete (a product's media are files; productDeleteMedia is deprecated)."""
+    ids = list(media_ids)
+    if ids:
+        _check("fileDelete", client.execute(queries.FILE_DELETE, {"fileIds": ids}).get("fileDelete"))
+
+
+def read_marks(client: ShopifyClient, product_id: str) -> dict[str, MediaMark]:
+    product = client.execute(queries.PRODUCT_METAFIELD, {"id": product_id, "namespace": marker.NAMESPACE,
+                                                         "key": marker.KEY}).get("product") or {}
+    return marker.parse_marks((product.get("metafield") or {}).get("value"))
+
+
+def write_marks(client: ShopifyClient, product_id: str, marks: Mapping[str, MediaMark]) -> None:
+    _check("metafieldsSet", client.execute(queries.METAFIELDS_SET, {"metafields": [{
+        "ownerId": product_id, "namespace": marker.NAMESPACE, "key": marker.KEY, "type": "json",
+        "value": marker.dump_marks(marks)}]}).get("metafieldsSet"))

@@ -1,0 +1,89 @@
+"""A sync when the store says no: one product's userErrors fail that product alone; a token revoked in the
+middle of a product's write-back stops the sync with the reason and leaves that product's original in place;
+cuts that need review or fail the marketplace rule are held, never uploaded."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from service.db.schema import SyncItem
+from tests.fakestore import FakeShopify, sample_products
+from tests.service.store.sync_fixtures import Harness, make_harness, serve_photos
+
+PUBLISH = {"render": {"format": "png", "size": "200"}, "publish_all": True}
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    with FakeShopify(sample_products(4)) as shop:
+        serve_photos(shop)
+        made = make_harness(tmp_path, shop)
+        yield made
+        made.services.pool.shutdown(timeout=5)
+        made.database.close()
+
+
+def rows(harness: Harness, sync_id: str) -> dict[str, SyncItem]:
+    with harness.database.session() as db:
+        return {row.product_id: row for row in db.query(SyncItem).filter(SyncItem.sync_id == sync_id)}
+
+
+def test_a_product_with_user_errors_fails_alone(harness: Harness) -> None:
+    shop = harness.shop
+    locked = "gid://shopify/Product/1002"
+    original = [m.id for m in shop.products[locked].media]
+    shop.fail_product(locked, "Product is locked by another app")
+    summary = harness.sync(**PUBLISH)
+    assert summary.state == "done"
+    assert (summary.counts["published"], summary.counts["failed"]) == (3, 1)
+    failed = rows(harness, summary.id)[locked]
+    assert failed.state == "failed" and "Product is locked by another app" in failed.reason
+    assert [m.id for m in shop.products[locked].media] == original  # nothing of ours left behind
+
+
+def test_a_token_revoked_mid_product_stops_the_sync_and_keeps_that_products_original(harness: Harness) -> None:
+    shop = harness.shop
+    second = "gid://shopify/Product/1002"
+    original = [m.id for m in shop.products[second].media]
+    shop.revoke_after("ProductAddMedia", 2)  # ours is on product 1002, nothing after that goes through
+    summary = harness.sync(**PUBLISH)
+    assert summary.state == "stopped" and summary.error_code == "store_unauthorized"
+    assert "refused the access token" in summary.error_message and shop.token not in summary.error_message
+    assert summary.counts["published"] == 1 and summary.counts["planned"] == 3
+    assert [m.id for m in shop.products[second].media][: len(original)] == original  # the original stays first
+    untouched = "gid://shopify/Product/1003"
+    assert all("promptcut" not in m.file_name for m in shop.products[untouched].media)
+    assert "stopped" in summary.line() and "refused the access token" in summary.line()
+
+
+def test_cuts_failing_the_marketplace_rule_are_held_and_never_uploaded(harness: Harness) -> None:
+    shop = harness.shop
+    summary = harness.sync(render={"format": "png", "size": "200"})  # white, but 200 px < 1000 px
+    assert summary.state == "done" and summary.counts["held"] == 4 and summary.counts["published"] == 0
+    assert shop.upload_posts == 0 and shop.operations["ProductAddMedia"] == 0
+    reasons = [row.reason for row in rows(harness, summary.id).values()]
+    assert all("image_too_small" in reason or reason.startswith("needs review") for reason in reasons), reasons
+    assert any("image_too_small" in reason for reason in reasons), reasons
+    assert summary.line().startswith(f"sync {summary.id} done: 0 published, 4 held, 0 failed, 0 unchanged")
+
+
+def test_a_cut_that_needs_review_is_held(harness: Harness) -> None:
+    shop = harness.shop
+    blank = "gid://shopify/Product/1004"
+    noise = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)  # nothing to find
+    canvas = Image.fromarray(noise)
+    out = io.BytesIO()
+    canvas.save(out, "PNG")
+    with shop.lock:
+        shop.images[shop.products[blank].media[0].file_name] = out.getvalue()
+    summary = harness.sync(render={"format": "png", "size": "1000", "background": "#eeeeee"})
+    row = rows(harness, summary.id)[blank]
+    assert row.state == "held" and row.reason.startswith("needs review"), (row.state, row.reason)
+    assert summary.counts["held"] >= 1 and shop.upload_posts == summary.counts["published"]
+    assert all("promptcut" not in m.file_name for m in shop.products[blank].media)
