@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     # "host:port" a store's explicit API URL may name over plain http (loopback only: a local test store).
     store_api_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     store_timeout: float = Field(default=30.0, gt=0)  # one request to a store's Admin API
+    # A store webhook triggered longer ago than this is refused as a replay. Shopify retries a failed delivery
+    # for up to 48 h with the original X-Shopify-Triggered-At, so a shorter window drops the retries that
+    # follow an outage longer than it. Delivery ids are kept for at least this long (duplicates are ignored).
+    store_webhook_max_age: int = Field(default=48 * 3600, ge=60)  # seconds
+    store_webhook_max_bytes: int = Field(default=2_000_000, gt=0)  # a webhook body larger than this: 413
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

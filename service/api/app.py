@@ -26,9 +26,12 @@ from service.api.middleware import (
 )
 from service.api.routes.jobs import JobIn
 from service.api.schemas import CutoutOut
+from service.jobs.runtime import Services
 from service.jobs.startup import start_services
+from service.jobs.store_webhooks import StoreWebhookRunner
 from service.prometheus import Metrics
 from service.settings import Settings
+from service.store.connections import StoreEndpointRules
 
 log = logging.getLogger("promptcut.api")
 
@@ -50,13 +53,17 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await run_in_threadpool(start_services, settings, metrics, segmenter)
+        webhooks = await run_in_threadpool(start_store_webhooks, services)
         app.state.services = services
+        app.state.store_webhooks = webhooks
         log.info("promptcut ready: %s backend, %d worker(s), queue %d", getattr(services.segmenter, "name", "?"),
                  settings.workers, settings.queue_size)
         try:
             yield
         finally:
             app.state.services = None
+            app.state.store_webhooks = None
+            await run_in_threadpool(webhooks.stop)
             await run_in_threadpool(services.stop)
 
     app = FastAPI(
@@ -70,10 +77,11 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.services = None
+    app.state.store_webhooks = None
     install_error_handlers(app)
 
     for module in (routes.health, routes.cutouts, routes.jobs, routes.items, routes.themes, routes.stores,
-                   routes.store_syncs):
+                   routes.store_syncs, routes.store_webhooks):
         app.include_router(module.router)
     _mount_web(app)
     _custom_openapi(app)
@@ -84,6 +92,16 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
     app.add_middleware(BodyLimitMiddleware, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def start_store_webhooks(services: Services) -> StoreWebhookRunner:
+    """The runner of recorded store webhooks (service.jobs.store_webhooks), started after the job runner."""
+    settings = services.settings
+    rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout)
+    runner = StoreWebhookRunner(services, lambda: routes.stores._box(settings.secret_key.get_secret_value(),
+                                                                     settings.data_dir), rules)
+    runner.start()
+    return runner
 
 
 def _mount_web(app: FastAPI) -> None:

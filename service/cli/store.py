@@ -24,6 +24,7 @@ from service.store.connections import (
     list_stores,
 )
 from service.store.secrets import secret_box
+from service.store.webhooks_config import WebhookChange, configure_webhooks
 
 STORE_HELP = ("Connect a Shopify store to an API key, list and disconnect it, replace its photos (sync, revert), "
               "or round-trip a product CSV.")
@@ -81,6 +82,33 @@ def disconnect(
     with _opened(settings) as database:
         store = disconnect_store(database, store_id)
     typer.echo(f"disconnected {store.shop_domain} (store {store.id}); its token is deleted")
+
+
+@store_app.command("webhooks")
+def webhooks(
+    store_id: str = typer.Argument(..., metavar="STORE_ID", help="The store id (see `promptcut store list`)."),
+    secret: Optional[str] = typer.Option(None, "--secret", envvar="PROMPTCUT_STORE_WEBHOOK_SECRET",
+                                         show_envvar=True, help="The custom app's client secret (Shopify signs "
+                                         "its webhooks with it); \"\" removes it."),
+    auto_process: Optional[bool] = typer.Option(None, "--auto-process/--no-auto-process",
+                                                help="Cut new and changed products' main images (default off)."),
+    theme: Optional[str] = typer.Option(None, "--theme", help="The look of auto-processed photos: a theme."),
+    background: Optional[str] = typer.Option(None, "--background", help="… or a background (white, a colour)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="jpeg | png | webp."),
+    size: Optional[str] = typer.Option(None, "--size", help="Output size WIDTHxHEIGHT or N for a square."),
+    data_dir: Optional[Path] = DataDirOption,
+    database_url: Optional[str] = DatabaseOption,
+) -> None:
+    """Set a store's webhook secret, auto-process and look; show the settings (never the secret)."""
+    settings = _settings(data_dir, database_url)
+    given = {"theme": theme, "background": background, "format": fmt, "size": size}
+    look = {name: value for name, value in given.items() if value is not None} or None
+    with _opened(settings) as database:
+        box = secret_box(settings.secret_key.get_secret_value(), settings.data_dir)
+        config = configure_webhooks(database, box, store_id, WebhookChange(secret, auto_process, look))
+    shown = ", ".join(f"{name} {value}" for name, value in sorted(config.look.items()) if value is not None)
+    typer.echo(f"store {config.store_id}: webhook secret {'set' if config.secret_set else 'not set'}, "
+               f"auto-process {'on' if config.auto_process else 'off'}, look: {shown}")
 
 
 store_app.command("csv")(csv_command)  # stores without API access (docs/store.md)

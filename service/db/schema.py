@@ -1,5 +1,5 @@
-"""SQLAlchemy models: API keys, jobs, items, the artifacts stored for each item, connected stores and their
-syncs (photos written back to a store, with what each replaced).
+"""SQLAlchemy models: API keys, jobs, items, the artifacts stored for each item, connected stores, their
+syncs (photos written back to a store, with what each replaced) and the webhooks they send us.
 
 Ids are 26-character random url-safe strings (not sequential, so not guessable). Timestamps are timezone-aware
 UTC datetimes on every backend. The tables themselves are created by the alembic migrations, not by
@@ -158,6 +158,11 @@ class StoreConnection(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)  # granted access scopes when last connected
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The custom app's client secret (Shopify signs its webhooks with it), sealed like the token and bound to
+    # this row; kept on disconnect so the shop's shop/redact can still be verified.
+    webhook_secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    auto_process: Mapped[bool] = mapped_column(Boolean, default=False)  # webhooks cut new/changed products
+    default_look: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # their look (RenderRequest)
 
 
 class Sync(Base):
@@ -210,3 +215,31 @@ class SyncItem(Base):
     new_media_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     restored_media_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StoreWebhook(Base):
+    """One webhook delivery from a connected store, recorded once (store, webhook id) and worked off in the
+    background: state queued → running → done | skipped | ignored | failed. Only what processing needs is
+    kept: the product's id and image URLs (`product`), never a customer's data."""
+
+    __tablename__ = "store_webhooks"
+    __table_args__ = (
+        UniqueConstraint("store_id", "webhook_id", name="uq_store_webhooks_store_webhook"),
+        Index("ix_store_webhooks_state_received", "state", "received_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    store_id: Mapped[str] = mapped_column(ForeignKey("store_connections.id"))
+    webhook_id: Mapped[str] = mapped_column(String(100))  # X-Shopify-Webhook-Id
+    topic: Mapped[str] = mapped_column(String(64))
+    api_version: Mapped[str] = mapped_column(String(20), default="")
+    triggered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    product: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # {"id": gid, "images": [url…]}
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sync_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), nullable=True)  # the sync it ran, if any
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

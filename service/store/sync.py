@@ -197,7 +197,7 @@ def _write_all(context: SyncContext, client: ShopifyClient, sync_id: str, option
             _set(context, row_pk, "held", held)
             continue
         try:
-            new_media = _write_one(client, sync_id, row, data, render, options["policy"])
+            new_media = write_one(client, sync_id, row, data, render, options["policy"])
         except ProductWriteError as exc:
             _set(context, row_pk, "failed", str(exc))
             continue
@@ -220,7 +220,7 @@ def _hold_reason(context: SyncContext, row: SyncItem, meta: dict, data: bytes, r
     return None
 
 
-def _write_one(client: ShopifyClient, sync_id: str, row: SyncItem, data: bytes, render: dict, policy: str) -> str:
+def write_one(client: ShopifyClient, sync_id: str, row: SyncItem, data: bytes, render: dict, policy: str) -> str:
     """Put ours in place of row's image; returns our media id. Nothing is removed until ours is in, marked,
     linked and in place; on a refusal ours is taken off again (best effort) and ProductWriteError raised, so
     the product keeps what it had. A STOPPING error propagates (the store takes nothing more from us)."""

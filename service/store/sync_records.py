@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from fusion.errors import PromptcutError
 from service.db.schema import StoreConnection, Sync, SyncItem, new_id, utcnow
 
-ITEM_STATES = ("planned", "published", "held", "failed", "unchanged", "reverted")
+# skipped: the seller's verdict on a held cut (service.store.review): nothing written
+ITEM_STATES = ("planned", "published", "held", "failed", "unchanged", "reverted", "skipped")
 SUMMARY_STATES = ("published", "held", "failed", "unchanged")
 
 
@@ -34,7 +35,7 @@ class SyncSummary:
     store_id: str
     job_id: str | None
     state: str
-    counts: dict[str, int]  # published, held, failed, unchanged, reverted, planned
+    counts: dict[str, int]  # published, held, failed, unchanged, reverted, skipped, planned
     error_code: str | None
     error_message: str | None
     created_at: datetime
@@ -44,7 +45,7 @@ class SyncSummary:
     def line(self) -> str:
         """The CLI's one-line summary."""
         counts = ", ".join(f"{self.counts.get(name, 0)} {name}" for name in SUMMARY_STATES)
-        extra = f", {self.counts['reverted']} reverted" if self.counts.get("reverted") else ""
+        extra = "".join(f", {self.counts[name]} {name}" for name in ("skipped", "reverted") if self.counts.get(name))
         why = f" — {self.error_message}" if self.error_message else ""
         return f"sync {self.id} {self.state}: {counts}{extra}{why}"
 
@@ -74,6 +75,15 @@ def get_sync(db: Session, sync_id: str, key_id: str | None = None, store_id: str
                                                                         row.store_id != store_id):
         raise SyncNotFoundError(f"no sync with id {sync_id!r}")
     return row
+
+
+def recent_syncs(db: Session, key_id: str, store_id: str, limit: int = 20) -> list[Sync]:
+    """A store's syncs, newest first (SyncNotFoundError when the store is not one of key_id's)."""
+    store = db.get(StoreConnection, store_id)
+    if store is None or store.key_id != key_id:
+        raise SyncNotFoundError(f"no connected store with id {store_id!r}")
+    query = select(Sync).where(Sync.store_id == store_id, Sync.key_id == key_id)
+    return list(db.scalars(query.order_by(Sync.created_at.desc(), Sync.id.desc()).limit(limit)))
 
 
 def sync_items(db: Session, sync_id: str, states: Iterable[str] | None = None) -> list[SyncItem]:

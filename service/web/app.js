@@ -191,6 +191,7 @@ async function saveKey(event) {
     await loadRecent();
     $("key-status").textContent = "Key saved in this browser and accepted by the server.";
     loadThemes();
+    loadHeld().catch((error) => showMessage(describe(error)));
   } catch (error) {
     $("key-status").textContent = "Key saved, but the server did not accept it.";
     showMessage(describe(error));
@@ -203,6 +204,8 @@ function forgetKey() {
   $("api-key").value = "";
   $("key-status").textContent = "Key removed from this browser.";
   $("recent").replaceChildren();
+  for (const [id, card] of held.cards) dropHeld(id, card);
+  $("held-panel").hidden = true;
 }
 
 async function loadThemes() {
@@ -439,7 +442,7 @@ function notAPicture(event) {
   img.parentElement.dataset.note = "not an image";
 }
 
-function newCard(item) {
+function newCard(item, list = $("grid"), cards = page.cards) {
   const card = $("item-template").content.firstElementChild.cloneNode(true);
   card.dataset.itemId = item.id;
   card.querySelectorAll(".frame img").forEach((img) => img.addEventListener("error", notAPicture));
@@ -454,8 +457,8 @@ function newCard(item) {
   });
   card.querySelector(".download-one").addEventListener("click", () => downloadOne(card));
   card.querySelector(".fix-open").addEventListener("click", (event) => openFix(card.item, event.currentTarget));
-  page.cards.set(item.id, card);
-  $("grid").append(card);
+  cards.set(item.id, card);
+  list.append(card);
   return card;
 }
 
@@ -486,8 +489,7 @@ function loadPicture(card, img, url, key, attempt = 0) {
   });
 }
 
-function renderItem(item) {
-  const card = page.cards.get(item.id) || newCard(item);
+function renderItem(item, card = page.cards.get(item.id) || newCard(item)) {
   card.item = item;
   const title = itemTitle(item);
   card.dataset.state = item.state;
@@ -536,9 +538,11 @@ function renderItem(item) {
 
 // Put one updated item into the job view (the review count and the order may change) or into its card.
 function replaceItem(updated) {
+  const heldCard = held.cards.get(updated.id);
+  if (heldCard) renderItem(updated, heldCard);  // a held cut fixed from the "Held for review" list
   if (page.job && page.job.items && page.job.items.some((entry) => entry.id === updated.id)) {
     renderJob({ ...page.job, items: page.job.items.map((entry) => (entry.id === updated.id ? updated : entry)) });
-  } else {
+  } else if (!heldCard) {
     renderItem(updated);
   }
 }
@@ -956,6 +960,97 @@ function startFixView() {
   });
 }
 
+// ---------------------------------------------------------------- held for review (store syncs)
+
+// Cuts a store sync kept back: each is an ordinary job item (fixed with the same card and fix view), plus an
+// approve (write it to the store as the sync would have) and a skip (the store keeps its photo).
+const held = {
+  cards: new Map(),  // job item id → card in #held-list
+  entries: new Map(),  // job item id → {store, sync, entry}
+};
+
+async function loadHeld() {
+  const { stores } = await apiJson("/v1/stores");
+  $("held-panel").hidden = !stores.length;
+  if (!stores.length) return;
+  const found = [];
+  for (const store of stores) {
+    const { syncs } = await apiJson(`/v1/stores/${encodeURIComponent(store.id)}/syncs`);
+    for (const sync of syncs.filter((s) => s.counts && s.counts.held > 0 && s.state !== "running")) {
+      const path = `/v1/stores/${encodeURIComponent(store.id)}/syncs/${encodeURIComponent(sync.id)}`;
+      const { items } = await apiJson(`${path}/items?state=held`);
+      for (const entry of items) if (entry.item) found.push({ store, path, entry });
+    }
+  }
+  found.sort((a, b) => Number(b.entry.doubtful) - Number(a.entry.doubtful));  // doubtful first, else sync order
+  const wanted = new Set(found.map(({ entry }) => entry.item_id));
+  for (const [id, card] of held.cards) {
+    if (!wanted.has(id)) dropHeld(id, card);
+  }
+  found.forEach(renderHeld);
+  $("held-list").append(...found.map(({ entry }) => held.cards.get(entry.item_id)));
+  $("held-status").textContent = found.length
+    ? `${found.length} cut${found.length === 1 ? "" : "s"} waiting for your review.`
+    : "Nothing is waiting for review.";
+}
+
+function shopName(store) {
+  return store.shop || store.id;
+}
+
+function renderHeld({ store, path, entry }) {
+  const item = entry.item;
+  held.entries.set(entry.item_id, { store, path, entry });
+  let card = held.cards.get(entry.item_id);
+  if (!card) {
+    card = newCard(item, $("held-list"), held.cards);
+    card.classList.add("held");
+    card.querySelector(".held-box").hidden = false;
+    card.querySelector(".approve").addEventListener("click", () => verdict(card, "approve"));
+    card.querySelector(".skip").addEventListener("click", () => verdict(card, "skip"));
+  }
+  renderItem(item, card);
+  const title = itemTitle(item);
+  card.dataset.doubtful = entry.doubtful ? "yes" : "";
+  const where = entry.main ? "main photo" : "photo";
+  card.querySelector(".held-why").textContent =
+    `Held back from ${shopName(store)} (${where} of ${entry.handle}): ${entry.reasons.join(" ") || entry.reason}`;
+  card.querySelector(".approve").setAttribute("aria-label", `Approve and publish ${title}`);
+  card.querySelector(".skip").setAttribute("aria-label", `Skip ${title}`);
+}
+
+function dropHeld(id, card) {
+  held.cards.delete(id);
+  held.entries.delete(id);
+  card.remove();
+}
+
+async function verdict(card, action) {
+  const id = card.dataset.itemId;
+  const known = held.entries.get(id);
+  if (!known || !needKey()) return;
+  const buttons = [card.querySelector(".approve"), card.querySelector(".skip")];
+  buttons.forEach((button) => { button.disabled = true; });
+  card.classList.add("busy");
+  setCardError(card, action === "approve" ? "Publishing to your store…" : "");
+  try {
+    await apiJson(`${known.path}/items/${encodeURIComponent(id)}/${action}`, { method: "POST" });
+    const title = itemTitle(card.item);
+    dropHeld(id, card);
+    showMessage(action === "approve" ? `Published “${title}” to ${shopName(known.store)}.`
+      : `Skipped “${title}”: ${shopName(known.store)} keeps its photo.`, "info");
+    const left = held.cards.size;
+    $("held-status").textContent = left ? `${left} cut${left === 1 ? "" : "s"} waiting for your review.`
+      : "Nothing is waiting for review.";
+  } catch (error) {
+    setCardError(card, describe(error));
+    if (error.status === 404 || error.status === 409) loadHeld().catch(() => {});
+  } finally {
+    card.classList.remove("busy");
+    buttons.forEach((button) => { button.disabled = false; });
+  }
+}
+
 // ---------------------------------------------------------------- recent jobs
 
 async function loadRecent() {
@@ -1006,6 +1101,9 @@ function start() {
   $("original-theme").addEventListener("click", () => switchTheme("original"));
   $("download-zip").addEventListener("click", downloadZip);
   startFixView();
+  $("refresh-held").addEventListener("click", () => {
+    if (needKey()) loadHeld().catch((error) => showMessage(describe(error)));
+  });
   $("refresh-recent").addEventListener("click", () => {
     if (needKey()) loadRecent().catch((error) => showMessage(describe(error)));
   });
@@ -1016,6 +1114,7 @@ function start() {
   $("api-key").value = key;
   loadThemes();
   loadRecent().catch((error) => showMessage(describe(error)));
+  loadHeld().catch((error) => showMessage(describe(error)));
   const lastJob = recall(JOB_STORAGE);
   if (lastJob) openJob(lastJob, null, true);
 }

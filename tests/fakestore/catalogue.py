@@ -137,4 +137,6 @@ def _term_matches(product: FakeProduct, term: str) -> bool:
         return value.lower() in product.title.lower()
     if name == "handle":
         return product.handle == value
+    if name == "id":
+        return value.isdigit() and numeric_id(product.id) == int(value)
     raise SearchError(f"the fake store does not know the search field {name!r}")

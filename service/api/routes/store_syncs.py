@@ -1,9 +1,11 @@
-"""Store syncs over HTTP: start one (202; it runs in the background on the job machinery), read its progress
-and counts, revert it. A key sees only the syncs of its own stores (404 otherwise)."""
+"""Store syncs over HTTP: start one (202; it runs in the background on the job machinery), list a store's syncs,
+read one's progress and counts, revert it; and review what it held back: list its items (`?state=held`), approve
+one (written back with its current result) or skip it. A key sees only the syncs of its own stores (404
+otherwise); a verdict on an item that is not held answers 409."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ConfigDict, Field
 
 from fusion.errors import PromptcutError
@@ -11,14 +13,16 @@ from service.api import params
 from service.api.auth import Caller, require_key
 from service.api.deps import get_services, in_thread
 from service.api.errors import ApiError, from_library, not_found
-from service.api.routes.stores import _box
+from service.api.routes.stores import _box, _store_error
 from service.api.schemas import ErrorBody
 from service.jobs.store_syncs import run_in_background, sync_context
-from service.store import sync_records
+from service.store import review, sync_records
 from service.store.catalogue import Selection
 from service.store.connections import StoreEndpointRules
+from service.store.shopify_api import StoreError
 from service.store.sync import SyncOptions, start_sync
 from service.store.sync_revert import revert_sync
+from service.store.writeback import ProductWriteError
 
 router = APIRouter(tags=["stores"])
 _ERRORS = {401: {"model": ErrorBody}, 404: {"model": ErrorBody}}
@@ -88,3 +92,81 @@ async def revert(store_id: str, sync_id: str, request: Request, caller: Caller =
     except sync_records.SyncStateError as exc:
         raise ApiError(409, exc.code, str(exc)) from None
     return summary.to_json()
+
+
+@router.get("/v1/stores/{store_id}/syncs", responses=_ERRORS, summary="A store's syncs, newest first")
+async def list_syncs(store_id: str, request: Request, caller: Caller = Depends(require_key),
+                     limit: int = Query(20, ge=1, le=100)) -> dict:
+    services = get_services(request)
+
+    def listed() -> dict:
+        with services.database.session() as db:
+            try:
+                rows = sync_records.recent_syncs(db, caller.key_id, store_id, limit)
+            except sync_records.SyncNotFoundError:
+                raise not_found("store") from None
+            return {"syncs": [sync_records.summary(db, row).to_json() for row in rows]}
+
+    return await in_thread(listed)
+
+
+@router.get("/v1/stores/{store_id}/syncs/{sync_id}/items", responses={**_ERRORS, 400: {"model": ErrorBody}},
+            summary="A sync's images (e.g. ?state=held: the cuts waiting for review, doubtful ones first)")
+async def list_items(store_id: str, sync_id: str, request: Request, caller: Caller = Depends(require_key),
+                     state: list[str] | None = Query(None, description="Only these states (repeatable)")) -> dict:
+    unknown = sorted(set(state or ()) - set(sync_records.ITEM_STATES))
+    if unknown:
+        raise ApiError(400, "invalid_option", f"state must be one of {', '.join(sync_records.ITEM_STATES)}, got "
+                       f"{', '.join(unknown)}", field="state")
+    services = get_services(request)
+
+    def listed() -> dict:
+        with services.database.session() as db:
+            try:
+                entries = review.review_items(db, caller.key_id, store_id, sync_id, state)
+            except sync_records.SyncNotFoundError:
+                raise not_found("sync") from None
+            return {"items": [entry.to_json() for entry in entries]}
+
+    return await in_thread(listed)
+
+
+def _verdict_error(exc: PromptcutError) -> ApiError:
+    if isinstance(exc, sync_records.SyncNotFoundError):
+        return not_found("item")
+    if isinstance(exc, review.ReviewStateError):
+        return ApiError(409, exc.code, str(exc))
+    if isinstance(exc, ProductWriteError):
+        return ApiError(422, exc.code, str(exc))
+    return _store_error(exc) if isinstance(exc, StoreError) else from_library(exc)
+
+
+_VERDICT_ERRORS = {**_ERRORS, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}, 424: {"model": ErrorBody}}
+
+
+@router.post("/v1/stores/{store_id}/syncs/{sync_id}/items/{item_id}/approve", responses=_VERDICT_ERRORS,
+             summary="Publish a held cut: write its current result back to the store (waits for it)")
+async def approve_item(store_id: str, sync_id: str, item_id: str, request: Request,
+                       caller: Caller = Depends(require_key)) -> dict:
+    context = _context(request)
+    try:
+        entry = await in_thread(review.approve, context, caller.key_id, store_id, sync_id, item_id)
+    except PromptcutError as exc:
+        raise _verdict_error(exc) from None
+    return entry.to_json()
+
+
+@router.post("/v1/stores/{store_id}/syncs/{sync_id}/items/{item_id}/skip", responses=_VERDICT_ERRORS,
+             summary="Leave a held cut unpublished: the store keeps its original")
+async def skip_item(store_id: str, sync_id: str, item_id: str, request: Request,
+                    caller: Caller = Depends(require_key)) -> dict:
+    services = get_services(request)
+
+    def skipped() -> dict:
+        with services.database.session() as db:
+            return review.skip(db, caller.key_id, store_id, sync_id, item_id).to_json()
+
+    try:
+        return await in_thread(skipped)
+    except PromptcutError as exc:
+        raise _verdict_error(exc) from None
