@@ -26,8 +26,10 @@ from service.api.middleware import (
 )
 from service.api.routes.jobs import JobIn
 from service.api.schemas import CutoutOut
+from service.db.schema import utcnow
 from service.jobs.runtime import Services
 from service.jobs.startup import start_services
+from service.jobs.store_campaigns import Clock, StoreCampaignRunner
 from service.jobs.store_webhooks import StoreWebhookRunner
 from service.prometheus import Metrics
 from service.settings import Settings
@@ -44,9 +46,10 @@ Authenticate with `X-Api-Key: <key>` (or `Authorization: Bearer <key>`); create 
 """
 
 
-def create_app(settings: Settings | None = None, segmenter: Segmenter | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, segmenter: Segmenter | None = None,
+               clock: Clock | None = None) -> FastAPI:
     """The app for `settings` (default: read from PROMPTCUT_* variables). `segmenter` replaces the configured
-    backend (tests inject a slow or counting one)."""
+    backend (tests inject a slow or counting one); `clock` the wall clock of the campaign schedule."""
     settings = settings or Settings()
     metrics = Metrics()
 
@@ -54,8 +57,10 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await run_in_threadpool(start_services, settings, metrics, segmenter)
         webhooks = await run_in_threadpool(start_store_webhooks, services)
+        campaigns = await run_in_threadpool(start_store_campaigns, services, clock or utcnow)
         app.state.services = services
         app.state.store_webhooks = webhooks
+        app.state.store_campaigns = campaigns
         log.info("promptcut ready: %s backend, %d worker(s), queue %d", getattr(services.segmenter, "name", "?"),
                  settings.workers, settings.queue_size)
         try:
@@ -63,6 +68,8 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
         finally:
             app.state.services = None
             app.state.store_webhooks = None
+            app.state.store_campaigns = None
+            await run_in_threadpool(campaigns.stop)
             await run_in_threadpool(webhooks.stop)
             await run_in_threadpool(services.stop)
 
@@ -78,10 +85,11 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
     app.state.metrics = metrics
     app.state.services = None
     app.state.store_webhooks = None
+    app.state.store_campaigns = None
     install_error_handlers(app)
 
     for module in (routes.health, routes.cutouts, routes.jobs, routes.items, routes.themes, routes.stores,
-                   routes.store_syncs, routes.store_webhooks):
+                   routes.store_syncs, routes.store_webhooks, routes.store_campaigns):
         app.include_router(module.router)
     _mount_web(app)
     _custom_openapi(app)
@@ -100,6 +108,17 @@ def start_store_webhooks(services: Services) -> StoreWebhookRunner:
     rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout)
     runner = StoreWebhookRunner(services, lambda: routes.stores._box(settings.secret_key.get_secret_value(),
                                                                      settings.data_dir), rules)
+    runner.start()
+    return runner
+
+
+def start_store_campaigns(services: Services, clock: Clock) -> StoreCampaignRunner:
+    """The runner of seasonal campaigns (service.jobs.store_campaigns): due ones, also those that fell due
+    while the server was down, are worked at once."""
+    settings = services.settings
+    rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout)
+    runner = StoreCampaignRunner(services, lambda: routes.stores._box(settings.secret_key.get_secret_value(),
+                                                                      settings.data_dir), rules, clock)
     runner.start()
     return runner
 

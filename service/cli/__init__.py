@@ -37,6 +37,10 @@ COMMANDS = {
         "service.cli.bench_service",
         "Time cut → reprompt → theme swap per photo (classical backend, JPEG), then the API on top.",
     ),
+    "bench-store": Command(
+        "service.cli.bench_store",
+        "Time one store sync of N generated products on a fake shop: cutting vs the store, then a rerun and a revert.",
+    ),
     "prompts": Command("service.cli.prompts", "Print the PromptSet of each TITLE as one JSON line."),
     "serve": Command("service.cli.serve", "Serve the HTTP API, the seller page (/) and the API docs (/docs)."),
     "models": Command(
@@ -46,7 +50,7 @@ COMMANDS = {
     "keys": Command("service.cli.keys", "Create, list and revoke API keys for the service."),
     "store": Command("service.cli.store",
                      "Connect a Shopify store to an API key, list and disconnect it, replace its photos (sync, "
-                     "revert), or round-trip a product CSV."),
+                     "revert), run seasonal campaigns, or round-trip a product CSV."),
 }
 
 

@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 
 from service.cli.keys import DatabaseOption, DataDirOption
+from service.cli.store_campaign import campaign_app
 from service.cli.store_common import _opened, _settings
 from service.cli.store_csv import csv_command
 from service.cli.store_sync import revert_command, sync_command
@@ -27,7 +28,7 @@ from service.store.secrets import secret_box
 from service.store.webhooks_config import WebhookChange, configure_webhooks
 
 STORE_HELP = ("Connect a Shopify store to an API key, list and disconnect it, replace its photos (sync, revert), "
-              "or round-trip a product CSV.")
+              "run seasonal campaigns, or round-trip a product CSV.")
 store_app = typer.Typer(name="store", help=STORE_HELP,
                         no_args_is_help=True)
 
@@ -114,6 +115,7 @@ def webhooks(
 store_app.command("csv")(csv_command)  # stores without API access (docs/store.md)
 store_app.command("sync")(sync_command)
 store_app.command("revert")(revert_command)
+store_app.add_typer(campaign_app, name="campaign")  # seasonal campaigns (docs/store.md)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,5 +1,6 @@
 """SQLAlchemy models: API keys, jobs, items, the artifacts stored for each item, connected stores, their
-syncs (photos written back to a store, with what each replaced) and the webhooks they send us.
+syncs (photos written back to a store, with what each replaced), the webhooks they send us and seasonal
+campaigns (a theme on published photos for a while).
 
 Ids are 26-character random url-safe strings (not sequential, so not guessable). Timestamps are timezone-aware
 UTC datetimes on every backend. The tables themselves are created by the alembic migrations, not by
@@ -243,3 +244,50 @@ class StoreWebhook(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Campaign(Base):
+    """A seasonal campaign: `theme` on a store's selected products from starts_at to ends_at (service.store
+    .campaign). state: scheduled → applying → active → reverting → done; cancelled (before it started). The
+    runner works a campaign when due_at has passed: starts_at, then ends_at; a claim pushes due_at one lease
+    ahead (a server killed mid-way is taken over then), a store that refused pushes it a retry ahead."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_due", "state", "due_at"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    store_id: Mapped[str] = mapped_column(ForeignKey("store_connections.id"))
+    theme: Mapped[str] = mapped_column(String(64))
+    selection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # catalogue.Selection fields given
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # None: nothing more to do
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reverted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CampaignItem(Base):
+    """One published image of a campaign (the sync item that published it), or a selected product left out.
+    state: pending → applied → reverted; failed (kept its evergreen photo); skipped (opted out, or not
+    published by a sync). themed_digest / evergreen_digest: the bytes written at the start / the end."""
+
+    __tablename__ = "campaign_items"
+    __table_args__ = (Index("ix_campaign_items_campaign", "campaign_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
+    sync_item_id: Mapped[int | None] = mapped_column(ForeignKey("sync_items.id"), nullable=True)
+    product_id: Mapped[str] = mapped_column(String(100))
+    handle: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    themed_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    evergreen_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    themed_media_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -310,6 +310,12 @@ class ShopifyClient:
             return response.content
         raise StoreUnavailableError(f"{self.shown}: downloading a result file failed (last: {last_problem})")
 
+    def post_file(self, url: str, fields: Mapping[str, str], filename: str, data: bytes, mime_type: str, *,
+                  timeout: float = 60.0) -> httpx.Response:
+        """POST `data` as the `file` of a multipart form after `fields` (a staged-upload target: storage, not the
+        API, so without the token). One attempt; httpx.TransportError propagates (the caller retries)."""
+        return self._http.post(url, data=dict(fields), files={"file": (filename, data, mime_type)}, timeout=timeout)
+
     # -- the bucket ------------------------------------------------------------------------------------------
 
     def _observe(self, name: str, cost: QueryCost) -> None:

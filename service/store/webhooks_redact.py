@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from sqlalchemy import delete, exists, select
 
 from service.db import Database
-from service.db.schema import Artifact, Item, Job, StoreConnection, StoreWebhook, Sync, SyncItem
+from service.db.schema import (
+    Artifact,
+    Campaign,
+    CampaignItem,
+    Item,
+    Job,
+    StoreConnection,
+    StoreWebhook,
+    Sync,
+    SyncItem,
+)
 from service.engine.blobstore import ArtifactStore, is_digest
 
 log = logging.getLogger("promptcut.store.webhooks")
@@ -40,6 +50,10 @@ def redact_store(database: Database, blobs: ArtifactStore, store_id: str) -> Red
         item_ids = list(db.scalars(select(Item.id).where(Item.job_id.in_(job_ids))))
         digests = set(db.scalars(select(SyncItem.source_digest).where(SyncItem.sync_id.in_(sync_ids))))
         digests |= set(db.scalars(select(Artifact.digest).where(Artifact.item_id.in_(item_ids))))
+        campaign_ids = list(db.scalars(select(Campaign.id).where(Campaign.store_id == store_id)))
+        digests |= set(db.scalars(select(CampaignItem.themed_digest).where(CampaignItem.campaign_id.in_(campaign_ids))))
+        db.execute(delete(CampaignItem).where(CampaignItem.campaign_id.in_(campaign_ids)))
+        db.execute(delete(Campaign).where(Campaign.id.in_(campaign_ids)))
         db.execute(delete(SyncItem).where(SyncItem.sync_id.in_(sync_ids)))
         db.execute(delete(Sync).where(Sync.id.in_(sync_ids)))
         db.execute(delete(Artifact).where(Artifact.item_id.in_(item_ids)))

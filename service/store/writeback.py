@@ -46,8 +46,7 @@ def upload(client: ShopifyClient, data: bytes, filename: str, mime_type: str) ->
     problem = "no attempt made"
     for _ in range(UPLOAD_ATTEMPTS):  # the target is a storage bucket, not the API: no token, its own retries
         try:
-            response = httpx.post(str(target["url"]), data=fields, files={"file": (filename, data, mime_type)},
-                                  timeout=60)
+            response = client.post_file(str(target["url"]), fields, filename, data, mime_type)
         except httpx.TransportError as exc:
             problem = type(exc).__name__
             continue

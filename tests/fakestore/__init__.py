@@ -1,7 +1,6 @@
-"""A fake Shopify Admin GraphQL shop for tests, over real HTTP on loopback (see server.FakeShopify)."""
+"""The fake Shopify shop the store tests use; it lives in service.bench.fakestore (the store benchmark ships
+with the package, tests/ does not), and `tests.fakestore` keeps the tests' imports as they were."""
 
-from tests.fakestore.bucket import LeakyBucket
-from tests.fakestore.catalogue import FakeMedia, FakeProduct, png_bytes, sample_products
-from tests.fakestore.server import FakeShopify
+from service.bench.fakestore import FakeMedia, FakeProduct, FakeShopify, LeakyBucket, png_bytes, sample_products
 
 __all__ = ["FakeMedia", "FakeProduct", "FakeShopify", "LeakyBucket", "png_bytes", "sample_products"]

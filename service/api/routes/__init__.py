@@ -1,5 +1,15 @@
 """The API's routers, one module per resource; `create_app` includes each module's `router`."""
 
-from service.api.routes import cutouts, health, items, jobs, store_syncs, store_webhooks, stores, themes
+from service.api.routes import (
+    cutouts,
+    health,
+    items,
+    jobs,
+    store_campaigns,
+    store_syncs,
+    store_webhooks,
+    stores,
+    themes,
+)
 
-__all__ = ["cutouts", "health", "items", "jobs", "store_syncs", "store_webhooks", "stores", "themes"]
+__all__ = ["cutouts", "health", "items", "jobs", "store_campaigns", "store_syncs", "store_webhooks", "stores", "themes"]

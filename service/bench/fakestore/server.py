@@ -22,10 +22,10 @@ from email.policy import default as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from service.bench.fakestore.bucket import LeakyBucket
+from service.bench.fakestore.catalogue import FakeMedia, FakeProduct, numeric_id, png_bytes
+from service.bench.fakestore.operations import RESOLVERS, GraphQLError, requested_cost
 from service.store.shopify_api import API_VERSION
-from tests.fakestore.bucket import LeakyBucket
-from tests.fakestore.catalogue import FakeMedia, FakeProduct, numeric_id, png_bytes
-from tests.fakestore.operations import RESOLVERS, GraphQLError, requested_cost
 
 DEFAULT_SCOPES = ("read_products", "write_products", "write_files")
 INVALID_TOKEN_BODY = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}

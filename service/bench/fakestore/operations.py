@@ -1,0 +1,305 @@
+"""The fake store's GraphQL operations, by operation name (the documents in service.store.queries).
+
+Each resolver takes the store and the request's variables and returns (data, requested cost, actual cost).
+Costs follow Shopify's rules of thumb: an object costs 1, a connection 2 plus `first` × its node, a mutation 10.
+Resolvers run under the store's lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from service.bench.fakestore.catalogue import MEDIA_GID, FakeMedia, FakeProduct, matches, numeric_id
+
+Shop = Any  # server.FakeShopify, which imports this module (not imported back: no cycle)
+
+MUTATION_COST = 10
+Resolved = tuple[dict, float, float]
+
+
+class GraphQLError(Exception):
+    """Answered as `errors: [{message, extensions: {code}}]` with no data."""
+
+    def __init__(self, message: str, code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _cursor(product: FakeProduct) -> str:
+    return base64.b64encode(json.dumps({"last_id": numeric_id(product.id)}).encode()).decode()
+
+
+def _after(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        return int(json.loads(base64.b64decode(cursor))["last_id"])
+    except (ValueError, KeyError):
+        raise GraphQLError("Invalid cursor for current pagination.") from None
+
+
+def _product_with_media(store: Shop, product: FakeProduct, first: int) -> dict:
+    return {**product.node(), "media": {"nodes": [media.node(store.url) for media in product.media[:first]]}}
+
+
+def shop_access(store: Shop, variables: dict) -> Resolved:
+    data = {"shop": {"name": store.shop_name, "myshopifyDomain": store.shop_domain},
+            "currentAppInstallation": {"accessScopes": [{"handle": scope} for scope in store.scopes]}}
+    return data, 2, 2
+
+
+def products_page(store: Shop, variables: dict) -> Resolved:
+    first, media_first = int(variables["first"]), int(variables["mediaFirst"])
+    if not 1 <= first <= 250 or not 1 <= media_first <= 250:
+        raise GraphQLError("first must be between 1 and 250")
+    requested = 2 + first * (3 + media_first)
+    after = _after(variables.get("after"))
+    selected = [product for product in store.sorted_products() if numeric_id(product.id) > after
+                and matches(product, variables.get("query"))]
+    page = selected[:first]
+    nodes = [_product_with_media(store, product, media_first) for product in page]
+    actual = 2 + sum(3 + len(node["media"]["nodes"]) for node in nodes)
+    data = {"products": {"nodes": nodes, "pageInfo": {"hasNextPage": len(selected) > first,
+                                                      "endCursor": _cursor(page[-1]) if page else None}}}
+    return data, requested, actual
+
+
+_BULK_SEARCH = re.compile(r'products\s*\(\s*query\s*:\s*("(?:[^"\\]|\\.)*")\s*\)')
+
+
+def bulk_run(store: Shop, variables: dict) -> Resolved:
+    inner = str(variables["query"])
+    if store.bulk is not None and store.bulk["status"] == "RUNNING":
+        return {"bulkOperationRunQuery": {"bulkOperation": None, "userErrors": [
+            {"field": None, "message": "A bulk query operation for this app and shop is already in progress"}]}}, \
+            MUTATION_COST, MUTATION_COST
+    found = _BULK_SEARCH.search(inner)
+    search = json.loads(found.group(1)) if found else None
+    if "products" not in inner or "__parentId" in inner:
+        raise GraphQLError("the fake store runs product bulk queries only")
+    lines = []
+    for product in store.sorted_products():
+        if matches(product, search):
+            lines.append(product.node())
+            lines.extend({**media.node(store.url), "__parentId": product.id} for media in product.media)
+    store.bulk_count += 1
+    operation_id = f"gid://shopify/BulkOperation/{store.bulk_count}"
+    store.bulk = {"id": operation_id, "status": "RUNNING", "polls_left": store.bulk_polls_before_done,
+                  "jsonl": "".join(json.dumps(line) + "\n" for line in lines), "count": len(lines)}
+    return {"bulkOperationRunQuery": {"bulkOperation": {"id": operation_id, "status": "CREATED"},
+                                      "userErrors": []}}, MUTATION_COST, MUTATION_COST
+
+
+def bulk_status(store: Shop, variables: dict) -> Resolved:
+    bulk = store.bulk
+    if bulk is None or bulk["id"] != variables["id"]:
+        return {"node": None}, 1, 1
+    if bulk["status"] == "RUNNING":
+        if bulk["polls_left"] <= 0:
+            bulk["status"] = "COMPLETED"
+        bulk["polls_left"] -= 1
+    done = bulk["status"] == "COMPLETED"
+    node = {"id": bulk["id"], "status": bulk["status"], "errorCode": None, "objectCount": str(bulk["count"]),
+            "url": f"{store.url}/bulk/{numeric_id(bulk['id'])}.jsonl" if done and bulk["count"] else None,
+            "partialDataUrl": None}
+    return {"node": node}, 1, 1
+
+
+# --- writing ---------------------------------------------------------------------------------------------------
+
+
+def staged_uploads_create(store: Shop, variables: dict) -> Resolved:
+    targets = []
+    for entry in variables["input"]:
+        upload_id = store.new_upload(str(entry["filename"]), str(entry.get("mimeType") or "image/png"))
+        targets.append({"url": f"{store.url}/upload/{upload_id}",
+                        "resourceUrl": f"{store.url}/staged/{upload_id}",
+                        "parameters": [{"name": "key", "value": f"tmp/{upload_id}/{entry['filename']}"},
+                                       {"name": "Content-Type", "value": entry.get("mimeType") or "image/png"},
+                                       {"name": "policy", "value": f"fake-policy-{upload_id}"}]})
+    return {"stagedUploadsCreate": {"stagedTargets": targets, "userErrors": []}}, MUTATION_COST, MUTATION_COST
+
+
+def _user_error(store: Shop, product_id: str) -> list[dict]:
+    message = store.user_errors.get(product_id)
+    return [{"field": ["id"], "message": message}] if message else []
+
+
+def product_add_media(store: Shop, variables: dict) -> Resolved:
+    product_id = variables["product"]["id"]
+    product = store.product(product_id)
+    errors = _user_error(store, product_id)
+    if product is None:
+        errors = [{"field": ["product", "id"], "message": "Product does not exist"}]
+    for index, entry in enumerate((variables.get("media") or ()) if not errors else ()):
+        file_name = store.file_for_source(str(entry.get("originalSource", "")))
+        if file_name is None:
+            errors.append({"field": ["media", str(index), "originalSource"],
+                           "message": "Media originalSource was not uploaded"})
+            continue
+        store.media_count += 1
+        product.media.append(FakeMedia(id=f"{MEDIA_GID}{store.media_count}", file_name=file_name,
+                                       alt=str(entry.get("alt") or "")))
+    data = {"product": None if product is None else {
+        "id": product.id, "media": {"nodes": [media.node(store.url) for media in product.media]}},
+        "userErrors": errors}
+    return {"productUpdate": data}, MUTATION_COST, MUTATION_COST
+
+
+def file_update(store: Shop, variables: dict) -> Resolved:
+    files, errors = [], []
+    for index, entry in enumerate(variables["files"]):
+        owner, media = store.media(str(entry["id"]))
+        problem = "File does not exist" if media is None else (_user_error(store, owner.id) or [{}])[0].get("message")
+        if problem:
+            errors.append({"field": ["files", str(index), "id"], "message": problem, "code": "INVALID"})
+            continue
+        if entry.get("alt") is not None:
+            media.alt = str(entry["alt"])
+        if entry.get("originalSource"):
+            file_name = store.file_for_source(str(entry["originalSource"]))
+            if file_name is None:
+                errors.append({"field": ["files", str(index), "originalSource"],
+                               "message": "originalSource was not uploaded", "code": "INVALID"})
+                continue
+            media.file_name = file_name
+        node = media.node(store.url)
+        files.append({"id": media.id, "alt": media.alt, "image": node["image"]})
+    return {"fileUpdate": {"files": files, "userErrors": errors}}, MUTATION_COST, MUTATION_COST
+
+
+def product_reorder_media(store: Shop, variables: dict) -> Resolved:
+    product = store.product(variables["id"])
+    errors = _user_error(store, variables["id"]) if product is not None else [
+        {"field": ["id"], "message": "Product does not exist", "code": "PRODUCT_DOES_NOT_EXIST"}]
+    if not errors:
+        for move in variables["moves"]:
+            found = next((media for media in product.media if media.id == move["id"]), None)
+            if found is None:
+                errors.append({"field": ["moves"], "message": "Media does not exist", "code": "MEDIA_DOES_NOT_EXIST"})
+                continue
+            product.media.remove(found)
+            product.media.insert(min(int(move["newPosition"]), len(product.media)), found)
+    job = None if errors else {"id": f"gid://shopify/Job/reorder-{numeric_id(product.id)}", "done": True}
+    return {"productReorderMedia": {"job": job, "mediaUserErrors": errors}}, MUTATION_COST, MUTATION_COST
+
+
+def file_delete(store: Shop, variables: dict) -> Resolved:
+    deleted, errors = [], []
+    for file_id in variables["fileIds"]:
+        owner, media = store.media(str(file_id))
+        if media is None:
+            errors.append({"field": ["fileIds"], "message": f"File id {file_id} does not exist.",
+                           "code": "FILE_DOES_NOT_EXIST"})
+            continue
+        owner.media.remove(media)
+        for linked in owner.variants.values():  # as Shopify: a deleted file is detached from its variants
+            if media.id in linked:
+                linked.remove(media.id)
+        deleted.append(media.id)
+    return {"fileDelete": {"deletedFileIds": deleted if not errors else None, "userErrors": errors}}, \
+        MUTATION_COST, MUTATION_COST
+
+
+def metafields_set(store: Shop, variables: dict) -> Resolved:
+    entries, errors = variables["metafields"], []
+    for index, entry in enumerate(entries):
+        product = store.product(str(entry["ownerId"]))
+        problem = "Owner does not exist" if product is None else (
+            _user_error(store, product.id) or [{}])[0].get("message")
+        if problem:
+            errors.append({"field": ["metafields", str(index), "ownerId"], "message": problem, "code": "INVALID"})
+    if errors:  # Shopify writes all or nothing: one bad entry and none is saved
+        return {"metafieldsSet": {"metafields": None, "userErrors": errors}}, MUTATION_COST, MUTATION_COST
+    written = []
+    for entry in entries:
+        product = store.product(str(entry["ownerId"]))
+        slot = (str(entry["namespace"]), str(entry["key"]))
+        existing = product.metafields.get(slot)
+        if existing is None:
+            store.metafield_count += 1
+        field_id = existing["id"] if existing else f"gid://shopify/Metafield/{store.metafield_count}"
+        product.metafields[slot] = {"id": field_id, "namespace": slot[0], "key": slot[1],
+                                    "type": str(entry.get("type") or "json"), "value": str(entry["value"])}
+        written.append(product.metafields[slot])
+    return {"metafieldsSet": {"metafields": written, "userErrors": []}}, MUTATION_COST, MUTATION_COST
+
+
+def product_metafield(store: Shop, variables: dict) -> Resolved:
+    product = store.product(variables["id"])
+    if product is None:
+        return {"product": None}, 2, 2
+    field = product.metafields.get((variables["namespace"], variables["key"]))
+    return {"product": {"id": product.id, "metafield": field}}, 2, 2
+
+
+def product_media(store: Shop, variables: dict) -> Resolved:
+    product = store.product(variables["id"])
+    if product is None:
+        return {"product": None}, 502, 2
+    nodes = [media.node(store.url) for media in product.media]
+    return {"product": {"id": product.id, "media": {"nodes": nodes}}}, 502, 2 + 2 * len(nodes)
+
+
+def product_variant_media(store: Shop, variables: dict) -> Resolved:
+    product = store.product(variables["id"])
+    if product is None:
+        return {"product": None}, 402, 2
+    nodes = [{"id": variant, "media": {"nodes": [{"id": media_id} for media_id in media[:5]]}}
+             for variant, media in list(product.variants.items())[:50]]
+    return {"product": {"id": product.id, "variants": {"nodes": nodes}}}, 402, 2 + 2 * len(nodes)
+
+
+def product_variant_append_media(store: Shop, variables: dict) -> Resolved:
+    product = store.product(variables["productId"])
+    errors = _user_error(store, variables["productId"]) if product is not None else [
+        {"field": ["productId"], "message": "Product does not exist", "code": "PRODUCT_DOES_NOT_EXIST"}]
+    changed = []
+    for entry in variables["variantMedia"] if not errors else ():
+        linked = product.variants.get(str(entry["variantId"]))
+        known = {media.id for media in product.media}
+        if linked is None or not set(entry["mediaIds"]) <= known:
+            errors.append({"field": ["variantMedia"], "message": "Variant or media does not exist",
+                           "code": "INVALID"})
+            continue
+        linked.extend(media_id for media_id in entry["mediaIds"] if media_id not in linked)
+        changed.append({"id": entry["variantId"]})
+    data = {"productVariants": None if errors else changed, "userErrors": errors}
+    return {"productVariantAppendMedia": data}, MUTATION_COST, MUTATION_COST
+
+
+RESOLVERS: dict[str, Callable[[Shop, dict], Resolved]] = {
+    "ShopAccess": shop_access,
+    "ProductsPage": products_page,
+    "BulkProductsRun": bulk_run,
+    "BulkOperationStatus": bulk_status,
+    "StagedUploadsCreate": staged_uploads_create,
+    "ProductAddMedia": product_add_media,
+    "FileUpdate": file_update,
+    "ProductReorderMedia": product_reorder_media,
+    "FileDelete": file_delete,
+    "MetafieldsSet": metafields_set,
+    "ProductMetafield": product_metafield,
+    "ProductMedia": product_media,
+    "ProductVariantMedia": product_variant_media,
+    "ProductVariantAppendMedia": product_variant_append_media,
+}
+
+
+def requested_cost(name: str, variables: dict[str, Any]) -> float:
+    """A query's cost before running it (what the bucket is checked against)."""
+    if name == "ProductsPage":
+        return 2 + int(variables.get("first", 1)) * (3 + int(variables.get("mediaFirst", 1)))
+    if name == "ProductMedia":
+        return 502
+    if name == "ProductVariantMedia":
+        return 402
+    if name in ("ShopAccess", "ProductMetafield"):
+        return 2
+    if name == "BulkOperationStatus":
+        return 1
+    return MUTATION_COST
