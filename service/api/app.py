@@ -33,6 +33,7 @@ from service.jobs.store_campaigns import Clock, StoreCampaignRunner
 from service.jobs.store_webhooks import StoreWebhookRunner
 from service.prometheus import Metrics
 from service.settings import Settings
+from service.store import sync_records
 from service.store.connections import StoreEndpointRules
 
 log = logging.getLogger("promptcut.api")
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await run_in_threadpool(start_services, settings, metrics, segmenter)
+        if not settings.instance_name:  # the only server on this database: a sync still "running" was cut short
+            await run_in_threadpool(stop_interrupted_syncs, services)
         webhooks = await run_in_threadpool(start_store_webhooks, services)
         campaigns = await run_in_threadpool(start_store_campaigns, services, clock or utcnow)
         app.state.services = services
@@ -100,6 +103,15 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
     app.add_middleware(BodyLimitMiddleware, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def stop_interrupted_syncs(services: Services) -> None:
+    """Store syncs left "running" by a process that ended are stopped with a reason (a rerun resumes them).
+    Only for the sole server on a database: with several, a running sync may be another server's."""
+    with services.database.session() as db:
+        stopped = sync_records.stop_interrupted(db)
+    if stopped:
+        log.info("stopped %d store sync(s) interrupted by the previous run: %s", len(stopped), ", ".join(stopped))
 
 
 def start_store_webhooks(services: Services) -> StoreWebhookRunner:

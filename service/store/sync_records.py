@@ -112,6 +112,21 @@ def finish(db: Session, sync_id: str, state: str, error_code: str | None = None,
         row.finished_at = row.finished_at or utcnow()
 
 
+INTERRUPTED = "interrupted"  # error code of a sync whose process ended while it ran
+INTERRUPTED_MESSAGE = ("the server stopped while this sync ran; run the same sync again: products already "
+                       "published are recognised and skipped, the rest are cut and written back")
+
+
+def stop_interrupted(db: Session) -> list[str]:
+    """Syncs still "running" when the only server on this database starts: their process ended (a restart, a
+    killed CLI run), so they are stopped with a reason that says what to do. A rerun is safe: it uploads nothing
+    for products already done. Returns their ids."""
+    rows = db.scalars(select(Sync).where(Sync.state == "running")).all()
+    for row in rows:
+        finish(db, row.id, "stopped", INTERRUPTED, INTERRUPTED_MESSAGE)
+    return [row.id for row in rows]
+
+
 def counts(db: Session, sync_id: str) -> dict[str, int]:
     found = Counter(item.state for item in sync_items(db, sync_id))
     return {state: found.get(state, 0) for state in ITEM_STATES}
