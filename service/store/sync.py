@@ -239,7 +239,7 @@ def write_one(client: ShopifyClient, sync_id: str, row: SyncItem, data: bytes, r
         writeback.write_marks(client, row.product_id, {**kept, new_media: mark})
         writeback.link_variants(client, row.product_id, new_media, row.variant_ids)
         in_place_of = row.replaces_ours if row.replaces_ours in order else row.media_id
-        if in_place_of in order:
+        if in_place_of in order and writeback.move_needed(order, new_media, order.index(in_place_of), doomed):
             writeback.move_media(client, row.product_id, new_media, order.index(in_place_of))
         writeback.delete_media(client, doomed)
     except ProductWriteError:

@@ -70,7 +70,7 @@ def _revert_one(context: SyncContext, client: ShopifyClient, row: SyncItem) -> s
         try:
             links = writeback.variant_links(client, row.product_id).get(ours, ())
             writeback.link_variants(client, row.product_id, restored, links)
-            if ours in order:
+            if ours in order and writeback.move_needed(order, restored, order.index(ours), [ours]):
                 writeback.move_media(client, row.product_id, restored, order.index(ours))
         except ProductWriteError:
             writeback.delete_media(client, [restored])

@@ -76,6 +76,16 @@ def move_media(client: ShopifyClient, product_id: str, media_id: str, position: 
     _check("productReorderMedia", moved, "mediaUserErrors")
 
 
+def move_needed(order: list[str], media_id: str, position: int, doomed: Iterable[str]) -> bool:
+    """Whether moving `media_id` to `position` in `order` changes the order the product ends with once the
+    `doomed` media are deleted. When the photo ours replaces was the product's last (a one-photo product: the
+    common case), ours ends in its place without a move: one mutation and its cost points saved."""
+    gone = set(doomed)
+    others = [m for m in order if m != media_id]
+    moved = others[:position] + [media_id] + others[position:]
+    return [m for m in moved if m not in gone] != [m for m in order if m not in gone]
+
+
 def variant_links(client: ShopifyClient, product_id: str) -> dict[str, tuple[str, ...]]:
     """Media id → the variants showing it (variant images)."""
     product = client.execute(queries.PRODUCT_VARIANT_MEDIA, {"id": product_id}).get("product") or {}

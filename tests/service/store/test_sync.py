@@ -120,3 +120,16 @@ def test_revert_restores_the_byte_identical_originals_in_place(harness: Harness,
     product = shop.products["gid://shopify/Product/1003"]
     assert product.variants["gid://shopify/ProductVariant/9"] == [product.media[0].id]
     assert [m.content_type for m in product.media] == ["IMAGE", "VIDEO", "IMAGE"]  # positions around the video
+
+
+def test_a_move_is_made_only_when_it_changes_the_order_the_product_ends_with() -> None:
+    from service.store.writeback import move_needed
+
+    # one photo replaced: ours was appended after it, and it goes: ours ends first without a move
+    assert not move_needed(["orig", "ours"], "ours", 0, ["orig"])
+    # the main photo of three replaced: ours must move to the front
+    assert move_needed(["orig", "b", "c", "ours"], "ours", 0, ["orig"])
+    # the last of three replaced: ours is already where it belongs
+    assert not move_needed(["a", "b", "orig", "ours"], "ours", 2, ["orig"])
+    # add-first keeps the original: ours goes in front of it
+    assert move_needed(["orig", "ours"], "ours", 0, [])
