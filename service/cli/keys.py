@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
-from service.cli.errors import fail, user_errors
-from service.db import open_database, repo
-from service.settings import Settings
+from service.cli.database_options import opened_database, settings_from
+from service.cli.errors import fail
+from service.db import repo
 
 keys_app = typer.Typer(name="keys", help="Create, list and revoke API keys for the service.", no_args_is_help=True)
 
@@ -31,23 +29,8 @@ DatabaseOption = typer.Option(
 @contextmanager
 def _database(data_dir: Path | None, database_url: str | None) -> Iterator:
     """Settings from the environment plus these options → an open, migrated database; errors as one line."""
-
-    overrides = {name: value for name, value in (("data_dir", data_dir), ("database_url", database_url))
-                 if value is not None}
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = "PROMPTCUT_" + str(first["loc"][0]).upper() if first.get("loc") else "settings"
-        raise fail(f"invalid setting {field}: {first['msg']}") from None
-    with user_errors():
-        database = open_database(settings.db_url)
-        try:
-            yield database
-        except SQLAlchemyError as exc:
-            raise fail(f"database error: {' '.join(str(getattr(exc, 'orig', None) or exc).split())[:300]}") from None
-        finally:
-            database.close()
+    with opened_database(settings_from(data_dir, database_url)) as database:
+        yield database
 
 
 def _when(moment: datetime | None) -> str:

@@ -29,6 +29,19 @@ from fusion.segmenters import choose_segmenter
 from service.cli.batch import BatchSettings, run_batch
 from service.cli.errors import EXIT_ITEM_FAILED, fail, user_errors
 from service.cli.inputs import collect_inputs, read_titles
+from service.cli.look_options import (
+    align_option,
+    background_option,
+    crop_option,
+    edge_option,
+    fill_option,
+    margin_option,
+    quality_option,
+    shadow_option,
+    size_option,
+    theme_dir_option,
+    theme_option,
+)
 from service.cli.models import model_side_option, models_dir_option, segmenter_option, threads_option
 from service.engine.options import parse_size, resolve_background
 
@@ -36,29 +49,21 @@ from service.engine.options import parse_size, resolve_background
 def replace(
     inputs: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or globs."),
     out: Path = typer.Option(..., "--out", help="Output folder (created if missing)."),
-    theme: Optional[str] = typer.Option(
-        None, "--theme", help="Built-in or custom theme name (see `promptcut themes`)."
-    ),
-    background: Optional[str] = typer.Option(
-        None, "--background", help="white (default), transparent, a colour (#rrggbb, r,g,b, name) or an image file."
-    ),
-    theme_dir: list[Path] = typer.Option([], "--theme-dir", help="Folder of custom theme files (repeatable)."),
+    theme: Optional[str] = theme_option(),
+    background: Optional[str] = background_option(),
+    theme_dir: list[Path] = theme_dir_option(),
     title: Optional[str] = typer.Option(None, "--title", help="Product title used for every input."),
     titles: Optional[Path] = typer.Option(None, "--titles", help="CSV with columns file,title[,prompt]."),
     prompt: Optional[str] = typer.Option(None, "--prompt", help="What to keep, typed; overrides titles."),
     fmt: str = typer.Option("png", "--format", help="png | webp | jpeg | mask (8-bit alpha as <stem>.png)."),
-    quality: int = typer.Option(92, "--quality", help="JPEG/WebP quality, 1-100."),
-    fill: float = typer.Option(0.85, "--fill", help="Share of the canvas the product fills (0.1-1)."),
-    size: Optional[str] = typer.Option(None, "--size", help="Output size WIDTHxHEIGHT or N for a square."),
-    crop: bool = typer.Option(
-        True, "--crop/--no-crop", help="Frame the product (crop, scale to --fill) or keep the photo's canvas."
-    ),
-    align: str = typer.Option("center", "--align", help="center | bottom | top."),
-    margin: float = typer.Option(0.0, "--margin", help="Margin as a fraction of the canvas (0-0.4)."),
-    shadow: Optional[bool] = typer.Option(
-        None, "--shadow/--no-shadow", help="Contact shadow (default: on for themes)."
-    ),
-    feather_method: str = typer.Option("guided", "--edge", help="guided | threshold | otsu | blur."),
+    quality: int = quality_option(),
+    fill: float = fill_option(),
+    size: Optional[str] = size_option(),
+    crop: bool = crop_option(),
+    align: str = align_option(),
+    margin: float = margin_option(),
+    shadow: Optional[bool] = shadow_option(),
+    feather_method: str = edge_option(),
     threshold: float = typer.Option(0.5, "--threshold", help="Cut level for --edge threshold/blur."),
     sharpen_amount: float = typer.Option(0.0, "--sharpen", help="Sharpen before segmenting (0 = off)."),
     segmenter_name: str = segmenter_option(),

@@ -13,9 +13,9 @@ from typing import Optional
 
 import typer
 
+from service.cli.database_options import opened_database, settings_from
 from service.cli.keys import DatabaseOption, DataDirOption
 from service.cli.store_campaign import campaign_app
-from service.cli.store_common import _opened, _settings
 from service.cli.store_csv import csv_command
 from service.cli.store_sync import revert_command, sync_command
 from service.store.connections import (
@@ -45,9 +45,9 @@ def connect(
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """Check a shop's access token and keep it, encrypted, for an API key."""
-    settings = _settings(data_dir, database_url)
+    settings = settings_from(data_dir, database_url)
     rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout)
-    with _opened(settings) as database:
+    with opened_database(settings) as database:
         box = secret_box(settings.secret_key.get_secret_value(), settings.data_dir)
         store = connect_store(database, box, key, shop, token, api_url=api_url, rules=rules)
     typer.echo(f"connected {store.shop_domain} as store {store.id} for key {store.key_id} "
@@ -61,8 +61,8 @@ def list_(
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """List connected stores: id, key, shop, connected (never a token)."""
-    settings = _settings(data_dir, database_url)
-    with _opened(settings) as database:
+    settings = settings_from(data_dir, database_url)
+    with opened_database(settings) as database:
         stores = list_stores(database, key)
     table = [("ID", "KEY", "SHOP", "CONNECTED", "API URL")]
     table += [(s.id, s.key_id, s.shop_domain, s.connected_at.strftime("%Y-%m-%d %H:%M UTC"), s.api_url or "-")
@@ -79,8 +79,8 @@ def disconnect(
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """Disconnect a store: its encrypted token is deleted."""
-    settings = _settings(data_dir, database_url)
-    with _opened(settings) as database:
+    settings = settings_from(data_dir, database_url)
+    with opened_database(settings) as database:
         store = disconnect_store(database, store_id)
     typer.echo(f"disconnected {store.shop_domain} (store {store.id}); its token is deleted")
 
@@ -101,10 +101,10 @@ def webhooks(
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """Set a store's webhook secret, auto-process and look; show the settings (never the secret)."""
-    settings = _settings(data_dir, database_url)
+    settings = settings_from(data_dir, database_url)
     given = {"theme": theme, "background": background, "format": fmt, "size": size}
     look = {name: value for name, value in given.items() if value is not None} or None
-    with _opened(settings) as database:
+    with opened_database(settings) as database:
         box = secret_box(settings.secret_key.get_secret_value(), settings.data_dir)
         config = configure_webhooks(database, box, store_id, WebhookChange(secret, auto_process, look))
     shown = ", ".join(f"{name} {value}" for name, value in sorted(config.look.items()) if value is not None)

@@ -16,9 +16,9 @@ import typer
 
 from fusion.errors import InvalidOptionError
 from fusion.segmenters import choose_segmenter  # the engine needs one; a re-render never calls it
+from service.cli.database_options import opened_database, settings_from
 from service.cli.errors import EXIT_ITEM_FAILED, user_errors
 from service.cli.keys import DatabaseOption, DataDirOption
-from service.cli.store_common import _opened, _settings
 from service.db.schema import utcnow
 from service.jobs.store_campaigns import campaign_context
 from service.jobs.store_syncs import local_services
@@ -65,8 +65,8 @@ def create(
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """Schedule a theme on the store's published photos from --start to --end (or preview it: --dry-run)."""
-    settings = _settings(data_dir, database_url)
-    with _opened(settings) as database, user_errors():
+    settings = settings_from(data_dir, database_url)
+    with opened_database(settings) as database, user_errors():
         plan = campaigns.CampaignPlan(theme, _when(start, "--start"), _when(end, "--end"),
                                       Selection(collection, tag, product_type, status, query))
         services, context = _context(settings, database)
@@ -94,8 +94,8 @@ def list_(
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """A store's campaigns, newest first: state, times, photos applied / reverted / failed / skipped."""
-    settings = _settings(data_dir, database_url)
-    with _opened(settings) as database, user_errors():
+    settings = settings_from(data_dir, database_url)
+    with opened_database(settings) as database, user_errors():
         for report in campaigns.list_campaigns(database, store_id):
             typer.echo(report.line())
 
@@ -107,8 +107,8 @@ def cancel(
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """Before its start: it never happens. Once applied: the evergreen look returns at the runner's next pass."""
-    settings = _settings(data_dir, database_url)
-    with _opened(settings) as database, user_errors():
+    settings = settings_from(data_dir, database_url)
+    with opened_database(settings) as database, user_errors():
         report = campaigns.cancel_campaign(database, campaign_id, utcnow())
     typer.echo(report.line())
 
@@ -119,9 +119,9 @@ def run(
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """Apply or revert every campaign due now, in this process (without a server; e.g. from cron)."""
-    settings = _settings(data_dir, database_url)
+    settings = settings_from(data_dir, database_url)
     failed = False
-    with _opened(settings) as database, user_errors():
+    with opened_database(settings) as database, user_errors():
         services, context = _context(settings, database)
         try:
             lease = timedelta(seconds=settings.lease_seconds)

@@ -28,6 +28,19 @@ from fusion.segmenters import choose_segmenter
 from service.cli.batch import BatchSettings, output_path, process_item
 from service.cli.errors import EXIT_ITEM_FAILED, fail, user_errors
 from service.cli.inputs import BatchItem, TitleRow
+from service.cli.look_options import (
+    align_option,
+    background_option,
+    crop_option,
+    edge_option,
+    fill_option,
+    margin_option,
+    quality_option,
+    shadow_option,
+    size_option,
+    theme_dir_option,
+    theme_option,
+)
 from service.cli.models import model_side_option, models_dir_option, segmenter_option, threads_option
 from service.engine.options import parse_size, resolve_background
 from service.net.fetch import FetchError, fetch_image, parse_allow_host
@@ -57,24 +70,18 @@ def csv_command(
     all_images: bool = typer.Option(
         False, "--all-images", help="Replace every image of a product, not only its main one."
     ),
-    theme: Optional[str] = typer.Option(None, "--theme", help="Built-in or custom theme name."),
-    background: Optional[str] = typer.Option(
-        None, "--background", help="white (default), transparent, a colour (#rrggbb, r,g,b, name) or an image file."
-    ),
-    theme_dir: list[Path] = typer.Option([], "--theme-dir", help="Folder of custom theme files (repeatable)."),
+    theme: Optional[str] = theme_option(),
+    background: Optional[str] = background_option(),
+    theme_dir: list[Path] = theme_dir_option(),
     fmt: str = typer.Option("jpeg", "--format", help="jpeg | png | webp."),
-    quality: int = typer.Option(92, "--quality", help="JPEG/WebP quality, 1-100."),
-    fill: float = typer.Option(0.85, "--fill", help="Share of the canvas the product fills (0.1-1)."),
-    size: Optional[str] = typer.Option(None, "--size", help="Output size WIDTHxHEIGHT or N for a square."),
-    crop: bool = typer.Option(
-        True, "--crop/--no-crop", help="Frame the product (crop, scale to --fill) or keep the photo's canvas."
-    ),
-    align: str = typer.Option("center", "--align", help="center | bottom | top."),
-    margin: float = typer.Option(0.0, "--margin", help="Margin as a fraction of the canvas (0-0.4)."),
-    shadow: Optional[bool] = typer.Option(
-        None, "--shadow/--no-shadow", help="Contact shadow (default: on for themes)."
-    ),
-    feather_method: str = typer.Option("guided", "--edge", help="guided | threshold | otsu | blur."),
+    quality: int = quality_option(),
+    fill: float = fill_option(),
+    size: Optional[str] = size_option(),
+    crop: bool = crop_option(),
+    align: str = align_option(),
+    margin: float = margin_option(),
+    shadow: Optional[bool] = shadow_option(),
+    feather_method: str = edge_option(),
     segmenter_name: str = segmenter_option(),
     models: Path = models_dir_option(),
     threads: int = threads_option(),

@@ -13,10 +13,10 @@ from typing import Optional
 import typer
 
 from fusion.segmenters import choose_segmenter
+from service.cli.database_options import opened_database, settings_from
 from service.cli.errors import EXIT_ITEM_FAILED, user_errors
 from service.cli.keys import DatabaseOption, DataDirOption
 from service.cli.models import models_dir_option, segmenter_option, threads_option
-from service.cli.store_common import _opened, _settings
 from service.jobs.store_syncs import local_services, sync_context
 from service.store import sync_records
 from service.store.catalogue import Selection
@@ -65,12 +65,12 @@ def sync_command(
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """Cut the store's product photos with one look and write them back (held cuts stay on our side)."""
-    settings = _settings(data_dir, database_url)
+    settings = settings_from(data_dir, database_url)
     render = {"format": fmt, "quality": quality, "theme": theme, "background": background, "size": size,
               "fill": fill, "crop": crop, "align": align, "margin": margin, "shadow": shadow}
     options = SyncOptions(Selection(collection, tag, product_type, status, query), render, all_images, policy,
                           publish_all)
-    with _opened(settings) as database, user_errors():
+    with opened_database(settings) as database, user_errors():
         options = options.checked()  # before the segmenter loads: a typo costs nothing
         with database.session() as db:
             key_id = sync_records.store_owner(db, store_id)
@@ -90,8 +90,8 @@ def revert_command(
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """Put back the store's original photos a sync replaced, byte for byte, in their places."""
-    settings = _settings(data_dir, database_url)
-    with _opened(settings) as database, user_errors():
+    settings = settings_from(data_dir, database_url)
+    with opened_database(settings) as database, user_errors():
         services, context = _context(settings, database)
         try:
             summary = revert_sync(context, sync_id)

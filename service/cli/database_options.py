@@ -1,4 +1,5 @@
-"""Plumbing shared by the `promptcut store` commands: settings from the options, the migrated database."""
+"""Plumbing shared by the commands that open the service database (`keys`, `store`): settings from the
+--data-dir / --database-url options and the environment, then the migrated database; errors as one line."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from service.db import Database, open_database
 from service.settings import Settings
 
 
-def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
+def settings_from(data_dir: Path | None, database_url: str | None) -> Settings:
     overrides = {name: value for name, value in (("data_dir", data_dir), ("database_url", database_url))
                  if value is not None}
     try:
@@ -26,7 +27,7 @@ def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
 
 
 @contextmanager
-def _opened(settings: Settings) -> Iterator[Database]:
+def opened_database(settings: Settings) -> Iterator[Database]:
     """The migrated database; library and database errors as one line, exit 2."""
     with user_errors():
         database = open_database(settings.db_url)
