@@ -1013,8 +1013,10 @@ function renderHeld({ store, path, entry }) {
   const title = itemTitle(item);
   card.dataset.doubtful = entry.doubtful ? "yes" : "";
   const where = entry.main ? "main photo" : "photo";
-  card.querySelector(".held-why").textContent =
-    `Held back from ${shopName(store)} (${where} of ${entry.handle}): ${entry.reasons.join(" ") || entry.reason}`;
+  // A doubtful cut's reasons are already in its review note above: say so once instead of repeating them.
+  const why = entry.doubtful ? "the automatic check doubts this cut (why: above). Fix it, approve it as it is, or skip it."
+    : entry.reasons.join(" ") || entry.reason;
+  card.querySelector(".held-why").textContent = `Held back from ${shopName(store)} (${where} of ${entry.handle}): ${why}`;
   card.querySelector(".approve").setAttribute("aria-label", `Approve and publish ${title}`);
   card.querySelector(".skip").setAttribute("aria-label", `Skip ${title}`);
 }

@@ -13,6 +13,8 @@ from playwright.sync_api import expect, sync_playwright
 from service.store.marker import is_our_url
 from tests.service.store.review_fixtures import FLAT, MUG, held_sync
 
+SHOTS = Path("/tmp/promptcut-shots")  # what the page looked like, for a person to check (as test_web.py)
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -40,8 +42,14 @@ def test_held_cuts_are_approved_and_skipped_from_the_page(tmp_path: Path) -> Non
         mug = page.locator(f"#held-list > li[data-item-id='{items[MUG]}']")
         expect(mug.locator(".held-why")).to_contain_text("smaller than 1000 px")
         expect(mug.locator(".held-why")).to_contain_text("product-1001")
+        flat = page.locator(f"#held-list > li[data-item-id='{items[FLAT]}']")
+        expect(flat.locator(".review-note")).to_contain_text("no distinct object")  # the reasons, said once
+        expect(flat.locator(".held-why")).to_contain_text("doubts this cut")
+        expect(flat.locator(".held-why")).not_to_contain_text("no distinct object")
         page.wait_for_function("""() => [...document.querySelectorAll('#held-list img.before, #held-list img.after')]
             .every((img) => img.complete && img.naturalWidth > 0 && img.src.startsWith('blob:'))""")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.locator("#held-list").screenshot(path=str(SHOTS / "store-held-for-review.png"))
 
         mug.get_by_role("button", name="Approve and publish").click()
         expect(cards).to_have_count(1)
