@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 
+from service.store import marker
+
 SHOP_ACCESS = """
 query ShopAccess {
   shop { name myshopifyDomain }
@@ -29,12 +31,15 @@ _MEDIA_FIELDS = """
   ... on MediaImage { alt image { url width height } }
 """
 
+# Our marks (service.store.marker) read along with a product, aliased so they never clash with other fields.
+_OUR_MARKS = f'ourMarks: metafield(namespace: "{marker.NAMESPACE}", key: "{marker.KEY}") {{ value }}'
+
 PRODUCTS_PAGE = f"""
 query ProductsPage($first: Int!, $after: String, $query: String, $mediaFirst: Int!) {{
   products(first: $first, after: $after, query: $query, sortKey: ID) {{
     pageInfo {{ hasNextPage endCursor }}
     nodes {{
-      {_PRODUCT_FIELDS}
+      {_PRODUCT_FIELDS} {_OUR_MARKS}
       media(first: $mediaFirst) {{ nodes {{ {_MEDIA_FIELDS} }} }}
     }}
   }}
@@ -68,7 +73,7 @@ def bulk_products_query(search: str) -> str:
 {{
   products{argument} {{
     edges {{ node {{
-      {_PRODUCT_FIELDS}
+      {_PRODUCT_FIELDS} {_OUR_MARKS}
       media {{ edges {{ node {{ {_MEDIA_FIELDS} }} }} }}
     }} }}
   }}
@@ -90,7 +95,10 @@ mutation StagedUploadsCreate($input: [StagedUploadInput!]!) {
 PRODUCT_ADD_MEDIA = f"""
 mutation ProductAddMedia($product: ProductUpdateInput!, $media: [CreateMediaInput!]) {{
   productUpdate(product: $product, media: $media) {{
-    product {{ id media(first: 250) {{ nodes {{ {_MEDIA_FIELDS} status }} }} }}
+    product {{
+      id media(first: 250) {{ nodes {{ {_MEDIA_FIELDS} status }} }}
+      {_OUR_MARKS}
+    }}
     userErrors {{ field message }}
   }}
 }}

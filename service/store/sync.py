@@ -4,12 +4,13 @@
     run_sync     pulls the selected products, decides per image (sync_plan), saves each original's bytes,
                  media id, alt text, position and variant links (sync_items + the artifact store) BEFORE the
                  store is changed, creates the job (the originals are its items' uploads, the product's
-                 prompt_text their title), has each item cut, then writes each result back — or holds it.
+                 prompt_text their title), has the items cut one after another while the finished ones are
+                 written back in batches (write_batch) — or held.
 
 A product's write-back adds ours before it removes anything: upload → productUpdate (media) → marker → variant
 links → reorder into the original's place → (policy replace) fileDelete of the original. A step the store
 refuses fails that product alone and takes ours off again; a revoked token or an unreachable store stops the
-sync with the reason recorded, the product in hand keeping its original.
+sync with the reason recorded, the products in hand (at most one batch) keeping their originals.
 """
 
 from __future__ import annotations
@@ -30,17 +31,19 @@ from service.engine.result_meta import review_of
 from service.store import sync_records as records
 from service.store import writeback
 from service.store.catalogue import Selection, StoreProduct, prompt_text, pull_products, search_query
-from service.store.marker import MediaMark, file_name, look_hash
+from service.store.cut_ahead import CutAhead
+from service.store.marker import look_hash
 from service.store.marketplace import check_main_image, is_marketplace_look
 from service.store.shopify_api import ShopifyClient, StoreAuthError, StoreUnavailableError
 from service.store.sync_plan import PlannedImage, plan_product
+from service.store.write_batch import BATCH_SIZE, MIME, WriteTask, write_batch
 from service.store.writeback import ProductWriteError
 
 log = logging.getLogger("promptcut.store.sync")
 
 POLICIES = ("replace", "add-first")
 STOPPING = (StoreAuthError, StoreUnavailableError)  # the store will not take more from us now: stop the sync
-MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+MIN_BATCH = 10  # products written together when the writer has caught up with the cuts (BATCH_SIZE when not)
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def _plan(context: SyncContext, client: ShopifyClient, sync_id: str, key_id: str
     new_items: list[NewItem] = []
     rows: list[SyncItem] = []
     for product in pull_products(client, selection):
-        marks = writeback.read_marks(client, product.id)
+        marks = product.marks if product.marks is not None else writeback.read_marks(client, product.id)
         plans = plan_product(product, marks, look, bool(options.get("all_images")))
         links = writeback.variant_links(client, product.id) if any(p.action != "unchanged" for p in plans) else {}
         for plan in plans:
@@ -179,29 +182,53 @@ def _sniff(data: bytes) -> str:
 
 
 def _write_all(context: SyncContext, client: ShopifyClient, sync_id: str, options: dict, render: dict) -> None:
+    """Cut the planned items in order (CutAhead) while the finished ones are written back in batches: the store's
+    bucket waits overlap the cutting. A batch goes when it is full, when the writer has caught up with the cuts
+    and holds MIN_BATCH, or at the end."""
     with context.database.session() as db:
         planned = [(row.id, row.item_id) for row in records.sync_items(db, sync_id, ["planned"])]
-    for row_pk, item_id in planned:
-        context.process(item_id)
-        with context.database.session() as db:
-            item = db.get(Item, item_id)
-            row = db.get(SyncItem, row_pk)
-            output = repo.current_artifact(db, item_id, "output") if item.state == "done" else None
-            item_state, item_error, meta = item.state, item.error_message, dict(item.meta or {})
-        if item_state != "done" or output is None:
-            _set(context, row_pk, "failed", f"the cut failed: {item_error or item_state}")
-            continue
-        data = context.blobs.get(output.digest)
-        held = None if options.get("publish_all") else _hold_reason(context, row, meta, data, render)
-        if held:
-            _set(context, row_pk, "held", held)
-            continue
-        try:
-            new_media = write_one(client, sync_id, row, data, render, options["policy"])
-        except ProductWriteError as exc:
-            _set(context, row_pk, "failed", str(exc))
-            continue
-        _set(context, row_pk, "published", None, new_media_id=new_media)
+    pending: list[tuple[int, WriteTask]] = []
+    with CutAhead(context.process, [item_id for _, item_id in planned]) as cuts:
+        for position, (row_pk, item_id) in enumerate(planned):
+            cuts.next_done()
+            task = _ready_task(context, row_pk, item_id, options, render)
+            if task is not None:
+                if any(held.row.product_id == task.row.product_id for _, held in pending):
+                    _write_pending(context, client, sync_id, pending, render, options["policy"])
+                pending.append((row_pk, task))
+            last = position == len(planned) - 1
+            if len(pending) >= BATCH_SIZE or (pending and last) or (
+                    len(pending) >= MIN_BATCH and not cuts.has_next_done()):
+                _write_pending(context, client, sync_id, pending, render, options["policy"])
+
+
+def _ready_task(context: SyncContext, row_pk: int, item_id: str, options: dict, render: dict) -> WriteTask | None:
+    """The cut of a planned row, ready to write back; None when it failed or is held (its state then says so)."""
+    with context.database.session() as db:
+        item = db.get(Item, item_id)
+        row = db.get(SyncItem, row_pk)
+        output = repo.current_artifact(db, item_id, "output") if item.state == "done" else None
+        item_state, item_error, meta = item.state, item.error_message, dict(item.meta or {})
+    if item_state != "done" or output is None:
+        _set(context, row_pk, "failed", f"the cut failed: {item_error or item_state}")
+        return None
+    data = context.blobs.get(output.digest)
+    held = None if options.get("publish_all") else _hold_reason(context, row, meta, data, render)
+    if held:
+        _set(context, row_pk, "held", held)
+        return None
+    return WriteTask(row, data)
+
+
+def _write_pending(context: SyncContext, client: ShopifyClient, sync_id: str,
+                   pending: list[tuple[int, WriteTask]], render: dict, policy: str) -> None:
+    outcomes = write_batch(client, sync_id, [task for _, task in pending], render, policy)
+    for (row_pk, _), outcome in zip(pending, outcomes, strict=True):
+        if isinstance(outcome, ProductWriteError):
+            _set(context, row_pk, "failed", str(outcome))
+        else:
+            _set(context, row_pk, "published", None, new_media_id=outcome)
+    pending.clear()
 
 
 def _set(context: SyncContext, row_pk: int, state: str, reason: str | None, **values) -> None:
@@ -224,36 +251,10 @@ def write_one(client: ShopifyClient, sync_id: str, row: SyncItem, data: bytes, r
     """Put ours in place of row's image; returns our media id. Nothing is removed until ours is in, marked,
     linked and in place; on a refusal ours is taken off again (best effort) and ProductWriteError raised, so
     the product keeps what it had. A STOPPING error propagates (the store takes nothing more from us)."""
-    extension = "jpg" if render["format"] == "jpeg" else render["format"]
-    look = look_hash(render)
-    source = writeback.upload(client, data, file_name(look, row.source_digest or "", extension),
-                              MIME[render["format"]])
-    new_media, order = writeback.add_media(client, row.product_id, source, row.alt)
-    marks = writeback.read_marks(client, row.product_id)
-    try:
-        doomed = [row.replaces_ours] if row.replaces_ours in order else []
-        if policy == "replace" and row.media_id in order:
-            doomed.append(row.media_id)
-        mark = MediaMark(new_media, row.source_digest or "", look, row.media_id, sync_id)
-        kept = {media_id: m for media_id, m in marks.items() if media_id not in doomed and media_id in order}
-        writeback.write_marks(client, row.product_id, {**kept, new_media: mark})
-        writeback.link_variants(client, row.product_id, new_media, row.variant_ids)
-        in_place_of = row.replaces_ours if row.replaces_ours in order else row.media_id
-        if in_place_of in order and writeback.move_needed(order, new_media, order.index(in_place_of), doomed):
-            writeback.move_media(client, row.product_id, new_media, order.index(in_place_of))
-        writeback.delete_media(client, doomed)
-    except ProductWriteError:
-        _take_back(client, row.product_id, new_media, marks)
-        raise
-    return new_media
-
-
-def _take_back(client: ShopifyClient, product_id: str, new_media: str, marks: dict[str, MediaMark]) -> None:
-    try:
-        writeback.delete_media(client, [new_media])
-        writeback.write_marks(client, product_id, marks)
-    except ProductWriteError as exc:
-        log.warning("%s: could not take our photo %s off again: %s", product_id, new_media, exc)
+    outcome = write_batch(client, sync_id, [WriteTask(row, data)], render, policy)[0]
+    if isinstance(outcome, ProductWriteError):
+        raise outcome
+    return outcome
 
 
 def wait_for_item(database: Database, item_id: str, *, poll: float = 0.2, timeout: float = 3600.0) -> None:

@@ -7,6 +7,7 @@ one product fails with the store's own message and the sync goes on.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from service.store.marker import MediaMark
 from service.store.shopify_api import ShopifyClient, StoreError, StoreUnavailableError
 
 UPLOAD_ATTEMPTS = 3
+METAFIELDS_PER_CALL = 25  # metafieldsSet's limit
 
 
 class ProductWriteError(StoreError):
@@ -33,15 +35,19 @@ def _check(step: str, payload: Mapping[str, Any] | None, errors_key: str = "user
     return payload
 
 
-def upload(client: ShopifyClient, data: bytes, filename: str, mime_type: str) -> str:
-    """Stage `data` with the store and POST it to the staged target; returns the resourceUrl to attach."""
+def stage_uploads(client: ShopifyClient, files: list[tuple[str, str, int]]) -> list[Mapping[str, Any]]:
+    """Staged-upload targets for (filename, mime type, size) files: one mutation, however many files."""
     staged = _check("stagedUploadsCreate", client.execute(queries.STAGED_UPLOADS_CREATE, {"input": [{
         "filename": filename, "mimeType": mime_type, "httpMethod": "POST", "resource": "IMAGE",
-        "fileSize": str(len(data))}]}).get("stagedUploadsCreate"))
-    targets = staged.get("stagedTargets") or []
-    if not targets:
-        raise ProductWriteError("stagedUploadsCreate: no upload target was given")
-    target = targets[0]
+        "fileSize": str(size)} for filename, mime_type, size in files]}).get("stagedUploadsCreate"))
+    targets = list(staged.get("stagedTargets") or [])
+    if len(targets) != len(files):
+        raise ProductWriteError("stagedUploadsCreate: not every file was given an upload target")
+    return targets
+
+
+def post_staged(client: ShopifyClient, target: Mapping[str, Any], data: bytes, filename: str, mime_type: str) -> str:
+    """POST `data` to its staged target; returns the resourceUrl to attach."""
     fields = {str(p["name"]): str(p["value"]) for p in target.get("parameters") or ()}
     problem = "no attempt made"
     for _ in range(UPLOAD_ATTEMPTS):  # the target is a storage bucket, not the API: no token, its own retries
@@ -58,16 +64,46 @@ def upload(client: ShopifyClient, data: bytes, filename: str, mime_type: str) ->
     raise StoreUnavailableError(f"upload: the staged upload target failed ({problem})")
 
 
+def upload(client: ShopifyClient, data: bytes, filename: str, mime_type: str) -> str:
+    """Stage `data` with the store and POST it to the staged target; returns the resourceUrl to attach."""
+    target = stage_uploads(client, [(filename, mime_type, len(data))])[0]
+    return post_staged(client, target, data, filename, mime_type)
+
+
 def add_media(client: ShopifyClient, product_id: str, source: str, alt: str) -> tuple[str, list[str]]:
     """Attach an uploaded file to the product (it goes last); returns the new media id and the product's media
     ids in order, ours included (where everything is now, without another query)."""
+    added = add_media_reading_marks(client, product_id, source, alt)
+    return added.media_id, added.order
+
+
+@dataclass(frozen=True)
+class AddedMedia:
+    """What productUpdate answered when ours was attached: our media id, the product's media in order (ours
+    last) with their image URLs, and the product's marks as they are right after."""
+
+    media_id: str
+    order: list[str]
+    urls: dict[str, str]
+    marks: dict[str, MediaMark]
+
+
+def add_media_reading_marks(client: ShopifyClient, product_id: str, source: str, alt: str) -> AddedMedia:
+    """add_media, reading the product's marks and image URLs in the same mutation's answer (no separate query,
+    and as fresh as can be)."""
     added = _check("productUpdate", client.execute(queries.PRODUCT_ADD_MEDIA, {
         "product": {"id": product_id},
         "media": [{"originalSource": source, "alt": alt, "mediaContentType": "IMAGE"}]}).get("productUpdate"))
-    nodes = ((added.get("product") or {}).get("media") or {}).get("nodes") or []
+    product = added.get("product") or {}
+    nodes = (product.get("media") or {}).get("nodes") or []
     if not nodes:
         raise ProductWriteError("productUpdate: the new photo is not among the product's media")
-    return str(nodes[-1]["id"]), [str(node["id"]) for node in nodes]
+    if "ourMarks" in product:
+        marks = marker.parse_marks((product.get("ourMarks") or {}).get("value"))
+    else:  # an answer without them is not "no marks": read them
+        marks = read_marks(client, product_id)
+    urls = {str(node["id"]): str((node.get("image") or {}).get("url") or "") for node in nodes}
+    return AddedMedia(str(nodes[-1]["id"]), [str(node["id"]) for node in nodes], urls, marks)
 
 
 def move_media(client: ShopifyClient, product_id: str, media_id: str, position: int) -> None:
@@ -110,6 +146,23 @@ def delete_media(client: ShopifyClient, media_ids: Iterable[str]) -> None:
         _check("fileDelete", client.execute(queries.FILE_DELETE, {"fileIds": ids}).get("fileDelete"))
 
 
+def delete_gone_ok(client: ShopifyClient, media_ids: Iterable[str]) -> None:
+    """delete_media where a file that no longer exists counts as deleted. Several ids go in one call; when the
+    store refuses any of them (it may have deleted the others, or none), each is retried on its own."""
+    ids = list(media_ids)
+    if not ids:
+        return
+    payload = client.execute(queries.FILE_DELETE, {"fileIds": ids}).get("fileDelete") or {}
+    errors = payload.get("userErrors") or []
+    if not errors:
+        return
+    if len(ids) == 1:
+        _check("fileDelete", {"userErrors": [e for e in errors if e.get("code") != "FILE_DOES_NOT_EXIST"]})
+        return
+    for media_id in ids:
+        delete_gone_ok(client, [media_id])
+
+
 def read_marks(client: ShopifyClient, product_id: str) -> dict[str, MediaMark]:
     product = client.execute(queries.PRODUCT_METAFIELD, {"id": product_id, "namespace": marker.NAMESPACE,
                                                          "key": marker.KEY}).get("product") or {}
@@ -117,6 +170,13 @@ def read_marks(client: ShopifyClient, product_id: str) -> dict[str, MediaMark]:
 
 
 def write_marks(client: ShopifyClient, product_id: str, marks: Mapping[str, MediaMark]) -> None:
+    write_marks_of(client, {product_id: marks})
+
+
+def write_marks_of(client: ShopifyClient, marks_by_product: Mapping[str, Mapping[str, MediaMark]]) -> None:
+    """Several products' marks in one metafieldsSet (at most METAFIELDS_PER_CALL); Shopify sets all or none."""
+    if len(marks_by_product) > METAFIELDS_PER_CALL:
+        raise ValueError(f"metafieldsSet takes at most {METAFIELDS_PER_CALL} metafields")
     _check("metafieldsSet", client.execute(queries.METAFIELDS_SET, {"metafields": [{
         "ownerId": product_id, "namespace": marker.NAMESPACE, "key": marker.KEY, "type": "json",
-        "value": marker.dump_marks(marks)}]}).get("metafieldsSet"))
+        "value": marker.dump_marks(marks)} for product_id, marks in marks_by_product.items()]}).get("metafieldsSet"))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from service.bench.fakestore.catalogue import MEDIA_GID, FakeMedia, FakeProduct, matches, numeric_id
+from service.store import marker
 
 Shop = Any  # server.FakeShopify, which imports this module (not imported back: no cycle)
 
@@ -42,8 +43,15 @@ def _after(cursor: str | None) -> int:
         raise GraphQLError("Invalid cursor for current pagination.") from None
 
 
+def _our_marks(product: FakeProduct) -> dict | None:
+    """The `ourMarks` alias the documents read (promptcut's metafield), as Shopify answers it: null when unset."""
+    field = product.metafields.get((marker.NAMESPACE, marker.KEY))
+    return {"value": field["value"]} if field else None
+
+
 def _product_with_media(store: Shop, product: FakeProduct, first: int) -> dict:
-    return {**product.node(), "media": {"nodes": [media.node(store.url) for media in product.media[:first]]}}
+    return {**product.node(), "ourMarks": _our_marks(product),
+            "media": {"nodes": [media.node(store.url) for media in product.media[:first]]}}
 
 
 def shop_access(store: Shop, variables: dict) -> Resolved:
@@ -56,13 +64,13 @@ def products_page(store: Shop, variables: dict) -> Resolved:
     first, media_first = int(variables["first"]), int(variables["mediaFirst"])
     if not 1 <= first <= 250 or not 1 <= media_first <= 250:
         raise GraphQLError("first must be between 1 and 250")
-    requested = 2 + first * (3 + media_first)
+    requested = 2 + first * (4 + media_first)
     after = _after(variables.get("after"))
     selected = [product for product in store.sorted_products() if numeric_id(product.id) > after
                 and matches(product, variables.get("query"))]
     page = selected[:first]
     nodes = [_product_with_media(store, product, media_first) for product in page]
-    actual = 2 + sum(3 + len(node["media"]["nodes"]) for node in nodes)
+    actual = 2 + sum(4 + len(node["media"]["nodes"]) for node in nodes)
     data = {"products": {"nodes": nodes, "pageInfo": {"hasNextPage": len(selected) > first,
                                                       "endCursor": _cursor(page[-1]) if page else None}}}
     return data, requested, actual
@@ -84,7 +92,7 @@ def bulk_run(store: Shop, variables: dict) -> Resolved:
     lines = []
     for product in store.sorted_products():
         if matches(product, search):
-            lines.append(product.node())
+            lines.append({**product.node(), "ourMarks": _our_marks(product)})
             lines.extend({**media.node(store.url), "__parentId": product.id} for media in product.media)
     store.bulk_count += 1
     operation_id = f"gid://shopify/BulkOperation/{store.bulk_count}"
@@ -145,8 +153,8 @@ def product_add_media(store: Shop, variables: dict) -> Resolved:
         product.media.append(FakeMedia(id=f"{MEDIA_GID}{store.media_count}", file_name=file_name,
                                        alt=str(entry.get("alt") or "")))
     data = {"product": None if product is None else {
-        "id": product.id, "media": {"nodes": [media.node(store.url) for media in product.media]}},
-        "userErrors": errors}
+        "id": product.id, "media": {"nodes": [media.node(store.url) for media in product.media]},
+        "ourMarks": _our_marks(product)}, "userErrors": errors}
     return {"productUpdate": data}, MUTATION_COST, MUTATION_COST
 
 
@@ -189,19 +197,22 @@ def product_reorder_media(store: Shop, variables: dict) -> Resolved:
 
 
 def file_delete(store: Shop, variables: dict) -> Resolved:
-    deleted, errors = [], []
+    found, errors = [], []
     for file_id in variables["fileIds"]:
         owner, media = store.media(str(file_id))
         if media is None:
             errors.append({"field": ["fileIds"], "message": f"File id {file_id} does not exist.",
                            "code": "FILE_DOES_NOT_EXIST"})
-            continue
+        else:
+            found.append((owner, media))
+    if errors:  # all or nothing, as our client must expect: one unknown id and none is deleted
+        return {"fileDelete": {"deletedFileIds": None, "userErrors": errors}}, MUTATION_COST, MUTATION_COST
+    for owner, media in found:
         owner.media.remove(media)
         for linked in owner.variants.values():  # as Shopify: a deleted file is detached from its variants
             if media.id in linked:
                 linked.remove(media.id)
-        deleted.append(media.id)
-    return {"fileDelete": {"deletedFileIds": deleted if not errors else None, "userErrors": errors}}, \
+    return {"fileDelete": {"deletedFileIds": [media.id for _, media in found], "userErrors": []}}, \
         MUTATION_COST, MUTATION_COST
 
 
@@ -293,7 +304,7 @@ RESOLVERS: dict[str, Callable[[Shop, dict], Resolved]] = {
 def requested_cost(name: str, variables: dict[str, Any]) -> float:
     """A query's cost before running it (what the bucket is checked against)."""
     if name == "ProductsPage":
-        return 2 + int(variables.get("first", 1)) * (3 + int(variables.get("mediaFirst", 1)))
+        return 2 + int(variables.get("first", 1)) * (4 + int(variables.get("mediaFirst", 1)))
     if name == "ProductMedia":
         return 502
     if name == "ProductVariantMedia":

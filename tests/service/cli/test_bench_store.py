@@ -27,9 +27,10 @@ def test_bench_store_reports_the_first_sync_the_rerun_and_the_revert(tmp_path) -
 
     assert first["state"] == "done" and first["counts"]["published"] == PRODUCTS
     assert first["uploads"] == first["shop_uploads"] == PRODUCTS and first["downloads"] == PRODUCTS
-    assert first["cut_s"] > 0 and first["api_s"] > 0 and first["api_calls"] >= 6 * PRODUCTS
+    assert first["cut_s"] > 0 and first["api_s"] > 0 and first["api_calls"] >= PRODUCTS + 3  # batched calls
     assert first["uploads_per_s"] == first["uploads"] / first["wall_s"]
-    assert report["overhead_ratio"] == first["store_s"] / first["cut_s"]
+    assert first["overhead_s"] == first["wall_s"] - first["cut_s"] > 0
+    assert report["overhead_ratio"] == first["overhead_s"] / first["cut_s"]
 
     assert rerun["state"] == "done" and rerun["counts"]["unchanged"] == PRODUCTS
     assert rerun["uploads"] == rerun["shop_uploads"] == 0 and rerun["cut_s"] == 0 and rerun["downloads"] == 0
@@ -40,8 +41,8 @@ def test_bench_store_reports_the_first_sync_the_rerun_and_the_revert(tmp_path) -
     for phase in (first, rerun, revert):
         assert phase["store_s"] == phase["api_s"] + phase["download_s"] + phase["upload_s"]
         assert 0 <= phase["wait_s"] <= phase["api_s"]
-        assert phase["cut_s"] + phase["store_s"] <= phase["wall_s"]
-        assert abs(phase["cut_share"] + phase["store_share"] + phase["other_share"] - 1) < 1e-9
+        assert phase["cut_s"] <= phase["wall_s"] and phase["store_s"] <= phase["wall_s"]  # they may overlap
+        assert abs(phase["cut_share"] + phase["overhead_share"] - 1) < 1e-9
 
 
 def test_the_clock_counts_throttle_waits_inside_the_api_time() -> None:

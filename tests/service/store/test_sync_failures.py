@@ -47,19 +47,27 @@ def test_a_product_with_user_errors_fails_alone(harness: Harness) -> None:
     assert [m.id for m in shop.products[locked].media] == original  # nothing of ours left behind
 
 
-def test_a_token_revoked_mid_product_stops_the_sync_and_keeps_that_products_original(harness: Harness) -> None:
+def test_a_token_revoked_mid_batch_stops_the_sync_and_keeps_the_originals_in_hand(harness: Harness) -> None:
     shop = harness.shop
-    second = "gid://shopify/Product/1002"
-    original = [m.id for m in shop.products[second].media]
-    shop.revoke_after("ProductAddMedia", 2)  # ours is on product 1002, nothing after that goes through
+    in_hand = ["gid://shopify/Product/1001", "gid://shopify/Product/1002"]
+    originals = {pid: [m.id for m in shop.products[pid].media] for pid in in_hand}
+    shop.revoke_after("ProductAddMedia", 2)  # ours is on 1001 and 1002 (one batch), nothing after goes through
     summary = harness.sync(**PUBLISH)
     assert summary.state == "stopped" and summary.error_code == "store_unauthorized"
     assert "refused the access token" in summary.error_message and shop.token not in summary.error_message
-    assert summary.counts["published"] == 1 and summary.counts["planned"] == 3
-    assert [m.id for m in shop.products[second].media][: len(original)] == original  # the original stays first
+    assert summary.counts["published"] == 0 and summary.counts["planned"] == 4  # the batch was not finished
+    for pid in in_hand:  # the original stays, first
+        assert [m.id for m in shop.products[pid].media][: len(originals[pid])] == originals[pid]
     untouched = "gid://shopify/Product/1003"
     assert all("promptcut" not in m.file_name for m in shop.products[untouched].media)
     assert "stopped" in summary.line() and "refused the access token" in summary.line()
+    shop.revoked = False  # the seller connects again: the rerun finishes, leaving no stray photo of ours
+    again = harness.sync(**PUBLISH)
+    assert again.state == "done" and again.counts["published"] == 4, again
+    for pid in in_hand:
+        files = [m.file_name for m in shop.products[pid].media]
+        assert "promptcut" in files[0] and sum("promptcut" in name for name in files) == 1, files
+        assert not set(originals[pid][:1]) & {m.id for m in shop.products[pid].media}
 
 
 def test_cuts_failing_the_marketplace_rule_are_held_and_never_uploaded(harness: Harness) -> None:
