@@ -1,7 +1,7 @@
 """Working a claimed campaign: plan it, apply the theme at its start, bring the evergreen look back at its end.
 
 Every image is re-rendered FROM ITS STORED LAYER (the job item the sync cut: `CampaignContext.rerender`, the
-engine's theme-swap path — no segmentation) and written back with the sync's own write-back (sync.write_one):
+engine's theme-swap path — no segmentation) and written back with the sync's own write-back (write_batch):
 ours in place of ours, alt text, variant links, position and marker kept. The sync item's new_media_id follows
 each write, so `store revert` of the sync still puts the store's original back.
 
@@ -21,7 +21,7 @@ store ends the pass and the campaign is tried again `retry` later, from where it
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +36,8 @@ from service.store.campaign import OPT_OUT_TAG
 from service.store.catalogue import Selection, StoreProduct, pull_products
 from service.store.marker import MediaMark, look_hash
 from service.store.shopify_api import ShopifyClient
-from service.store.sync import STOPPING, SyncContext, write_one
+from service.store.sync import STOPPING, SyncContext
+from service.store.write_batch import BATCH_SIZE, WriteTask, ours_task, write_batch
 from service.store.writeback import ProductWriteError
 
 log = logging.getLogger("promptcut.store.campaign")
@@ -146,11 +147,23 @@ def _items(context: CampaignContext, campaign_id: str, state: str) -> list[int]:
 
 
 def _apply_all(context: CampaignContext, client: ShopifyClient, campaign_id: str) -> None:
-    for item_pk in _items(context, campaign_id, "pending"):
-        try:
-            _apply_one(context, client, campaign_id, item_pk)
-        except ProductWriteError as exc:
-            _set(context, item_pk, "failed", str(exc))
+    def steps() -> Iterator[_Step]:
+        for item_pk in _items(context, campaign_id, "pending"):
+            target = _target(context, item_pk)
+            if target is None:
+                _set(context, item_pk, "skipped", "the sync that published this photo was reverted")
+                continue
+            evergreen = target.published_output or context.rerender(target.artifacts, target.render)
+            render = themed_render(target.render, target.theme)
+            themed = context.rerender(target.artifacts, render)
+            _set(context, item_pk, "pending", None, themed_digest=themed, evergreen_digest=evergreen)
+            yield _Step(target, themed, render)
+
+    for step, outcome in _written(context, client, steps()):
+        if isinstance(outcome, ProductWriteError):
+            _set(context, step.target.campaign_item, "failed", str(outcome))
+        else:
+            _set(context, step.target.campaign_item, "applied", None, themed_media_id=outcome)
     now = context.clock()
     with context.sync.database.session() as db:
         row = db.get(Campaign, campaign_id)
@@ -167,13 +180,23 @@ def _revert_all(context: CampaignContext, client: ShopifyClient, campaign_id: st
         db.execute(update(CampaignItem).where(CampaignItem.campaign_id == campaign_id,
                                               CampaignItem.state == "pending")
                    .values(state="skipped", reason="cancelled before it was applied"))
+    def steps() -> Iterator[_Step]:
+        for item_pk in _items(context, campaign_id, "applied"):
+            target = _target(context, item_pk)
+            if target is None:
+                _set(context, item_pk, "reverted", "the sync that published this photo was reverted meanwhile")
+                continue
+            with context.sync.database.session() as db:
+                evergreen = db.get(CampaignItem, item_pk).evergreen_digest or ""
+            yield _Step(target, evergreen, target.render)
+
     failures = 0
-    for item_pk in _items(context, campaign_id, "applied"):
-        try:
-            _revert_one(context, client, item_pk)
-        except ProductWriteError as exc:
+    for step, outcome in _written(context, client, steps()):
+        if isinstance(outcome, ProductWriteError):
             failures += 1
-            _set(context, item_pk, "applied", f"the evergreen photo could not be put back: {exc}")
+            _set(context, step.target.campaign_item, "applied", f"the evergreen photo could not be put back: {outcome}")
+        else:
+            _set(context, step.target.campaign_item, "reverted", None)
     now = context.clock()
     with context.sync.database.session() as db:
         row = db.get(Campaign, campaign_id)
@@ -216,46 +239,52 @@ def _target(context: CampaignContext, item_pk: int) -> _Target | None:
                        artifacts, output)
 
 
-def _apply_one(context: CampaignContext, client: ShopifyClient, campaign_id: str, item_pk: int) -> None:
-    target = _target(context, item_pk)
-    if target is None:
-        _set(context, item_pk, "skipped", "the sync that published this photo was reverted")
-        return
-    evergreen = target.published_output or context.rerender(target.artifacts, target.render)
-    render = themed_render(target.render, target.theme)
-    themed = context.rerender(target.artifacts, render)
-    _set(context, item_pk, "pending", None, themed_digest=themed, evergreen_digest=evergreen)
-    media = _write(context, client, target, themed, render)
-    _set(context, item_pk, "applied", None, themed_media_id=media)
+@dataclass(frozen=True)
+class _Step:
+    """One campaign image to write: the rendered photo (`digest`, in `render`'s look) for `target`."""
+
+    target: _Target
+    digest: str
+    render: dict[str, Any]
 
 
-def _revert_one(context: CampaignContext, client: ShopifyClient, item_pk: int) -> None:
-    target = _target(context, item_pk)
-    if target is None:
-        _set(context, item_pk, "reverted", "the sync that published this photo was reverted meanwhile")
-        return
-    with context.sync.database.session() as db:
-        evergreen = db.get(CampaignItem, item_pk).evergreen_digest or ""
-    _write(context, client, target, evergreen, target.render)
-    _set(context, item_pk, "reverted", None)
+def _written(context: CampaignContext, client: ShopifyClient,
+             steps: Iterable[_Step]) -> Iterator[tuple[_Step, str | ProductWriteError]]:
+    """Each step written back (in batches of different products, as a sync writes), with our media id or the
+    store's refusal for that product alone."""
+    pending: list[_Step] = []
+    for step in steps:
+        if len(pending) == BATCH_SIZE or any(p.target.row.product_id == step.target.row.product_id for p in pending):
+            yield from _write_batch(context, client, pending)
+            pending = []
+        pending.append(step)
+    yield from _write_batch(context, client, pending)
 
 
-def _write(context: CampaignContext, client: ShopifyClient, target: _Target, digest: str,
-           render: dict[str, Any]) -> str:
-    """Put `digest` on the store in place of our current photo of the image, unless ours already has this
-    look; the sync item then points at it. Returns our media id."""
-    row = target.row
-    ours = _ours(writeback.read_marks(client, row.product_id), row.media_id)
-    if ours is not None and ours.look == look_hash(render):
-        media = ours.media_id  # written before, not recorded: the server stopped in between
-    else:
+def _write_batch(context: CampaignContext, client: ShopifyClient,
+                 steps: list[_Step]) -> Iterator[tuple[_Step, str | ProductWriteError]]:
+    """Put each step's photo on the store in place of our current photo of its image, unless ours already has
+    this look (written before, not recorded: the server stopped in between); the sync item then points at it."""
+    outcomes: dict[int, str | ProductWriteError] = {}
+    tasks: dict[int, WriteTask] = {}
+    for index, step in enumerate(steps):
+        row = step.target.row
+        ours = _ours(writeback.read_marks(client, row.product_id), row.media_id)
+        if ours is not None and ours.look == look_hash(step.render):
+            outcomes[index] = ours.media_id
+            continue
         in_place = SyncItem(product_id=row.product_id, handle=row.handle, main=row.main, media_id=row.media_id,
                             alt=row.alt, variant_ids=list(row.variant_ids or ()), source_digest=row.source_digest,
                             replaces_ours=ours.media_id if ours is not None else row.new_media_id)
-        media = write_one(client, target.sync_id, in_place, context.sync.blobs.get(digest), render, target.policy)
-    with context.sync.database.session() as db:
-        db.get(SyncItem, row.id).new_media_id = media
-    return media
+        tasks[index] = ours_task(in_place, context.sync.blobs.get(step.digest), step.render, step.target.policy,
+                                 step.target.sync_id)
+    outcomes.update(zip(tasks, write_batch(client, list(tasks.values())), strict=True))
+    for index, step in enumerate(steps):
+        outcome = outcomes[index]
+        if not isinstance(outcome, ProductWriteError):
+            with context.sync.database.session() as db:
+                db.get(SyncItem, step.target.row.id).new_media_id = outcome
+        yield step, outcome
 
 
 def _ours(marks: Mapping[str, MediaMark], original: str) -> MediaMark | None:

@@ -36,7 +36,7 @@ from service.store.marker import look_hash
 from service.store.marketplace import check_main_image, is_marketplace_look
 from service.store.shopify_api import ShopifyClient, StoreAuthError, StoreUnavailableError
 from service.store.sync_plan import PlannedImage, plan_product
-from service.store.write_batch import BATCH_SIZE, MIME, WriteTask, write_batch
+from service.store.write_batch import BATCH_SIZE, MIME, WriteTask, ours_task, write_batch
 from service.store.writeback import ProductWriteError
 
 log = logging.getLogger("promptcut.store.sync")
@@ -191,18 +191,19 @@ def _write_all(context: SyncContext, client: ShopifyClient, sync_id: str, option
     with CutAhead(context.process, [item_id for _, item_id in planned]) as cuts:
         for position, (row_pk, item_id) in enumerate(planned):
             cuts.next_done()
-            task = _ready_task(context, row_pk, item_id, options, render)
+            task = _ready_task(context, sync_id, row_pk, item_id, options, render)
             if task is not None:
-                if any(held.row.product_id == task.row.product_id for _, held in pending):
-                    _write_pending(context, client, sync_id, pending, render, options["policy"])
+                if any(held.product_id == task.product_id for _, held in pending):
+                    _write_pending(context, client, pending)
                 pending.append((row_pk, task))
             last = position == len(planned) - 1
             if len(pending) >= BATCH_SIZE or (pending and last) or (
                     len(pending) >= MIN_BATCH and not cuts.has_next_done()):
-                _write_pending(context, client, sync_id, pending, render, options["policy"])
+                _write_pending(context, client, pending)
 
 
-def _ready_task(context: SyncContext, row_pk: int, item_id: str, options: dict, render: dict) -> WriteTask | None:
+def _ready_task(context: SyncContext, sync_id: str, row_pk: int, item_id: str, options: dict,
+                render: dict) -> WriteTask | None:
     """The cut of a planned row, ready to write back; None when it failed or is held (its state then says so)."""
     with context.database.session() as db:
         item = db.get(Item, item_id)
@@ -217,12 +218,11 @@ def _ready_task(context: SyncContext, row_pk: int, item_id: str, options: dict, 
     if held:
         _set(context, row_pk, "held", held)
         return None
-    return WriteTask(row, data)
+    return ours_task(row, data, render, options["policy"], sync_id)
 
 
-def _write_pending(context: SyncContext, client: ShopifyClient, sync_id: str,
-                   pending: list[tuple[int, WriteTask]], render: dict, policy: str) -> None:
-    outcomes = write_batch(client, sync_id, [task for _, task in pending], render, policy)
+def _write_pending(context: SyncContext, client: ShopifyClient, pending: list[tuple[int, WriteTask]]) -> None:
+    outcomes = write_batch(client, [task for _, task in pending])
     for (row_pk, _), outcome in zip(pending, outcomes, strict=True):
         if isinstance(outcome, ProductWriteError):
             _set(context, row_pk, "failed", str(outcome))
@@ -251,7 +251,7 @@ def write_one(client: ShopifyClient, sync_id: str, row: SyncItem, data: bytes, r
     """Put ours in place of row's image; returns our media id. Nothing is removed until ours is in, marked,
     linked and in place; on a refusal ours is taken off again (best effort) and ProductWriteError raised, so
     the product keeps what it had. A STOPPING error propagates (the store takes nothing more from us)."""
-    outcome = write_batch(client, sync_id, [WriteTask(row, data)], render, policy)[0]
+    outcome = write_batch(client, [ours_task(row, data, render, policy, sync_id)])[0]
     if isinstance(outcome, ProductWriteError):
         raise outcome
     return outcome

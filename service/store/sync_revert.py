@@ -2,9 +2,9 @@
 byte-identical (the bytes saved before the sync changed anything are uploaded again), with its alt text and
 variant links. With policy add-first the original never left, so taking ours off is enough.
 
-Newest first, so a product with several of our photos gets its positions back in order. A refusal for one
-product leaves that item published with the reason; a revoked token stops the revert (the sync says why) and
-it can be run again.
+Newest first, so a product with several of our photos gets its positions back in order; in batches of different
+products (write_batch: the calls that take lists carry the batch). A refusal for one product leaves that item
+published with the reason; a revoked token stops the revert (the sync says why) and it can be run again.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from service.store import writeback
 from service.store.shopify_api import ShopifyClient
 from service.store.sync import MIME, STOPPING, SyncContext
 from service.store.sync_records import SyncStateError
+from service.store.write_batch import BATCH_SIZE, WriteTask, write_batch
 from service.store.writeback import ProductWriteError
 
 REVERTIBLE = ("done", "stopped", "failed", "reverting")
@@ -32,18 +33,24 @@ def revert_sync(context: SyncContext, sync_id: str, key_id: str | None = None,
     state, code, message = "reverted", None, None
     try:
         with context.open_client(store, owner) as client:
+            pending: list[SyncItem] = []
             for row_pk in reversed(published):
                 with context.database.session() as db:
                     row = db.get(SyncItem, row_pk)
-                try:
-                    restored = _revert_one(context, client, row)
-                except ProductWriteError as exc:
-                    with context.database.session() as db:
-                        records.set_item(db, row_pk, "published", f"revert failed: {exc}")
-                    state, code, message = "reverting", exc.code, "some photos could not be put back; run it again"
-                    continue
-                with context.database.session() as db:
-                    records.set_item(db, row_pk, "reverted", None, restored_media_id=restored)
+                if pending and (len(pending) == BATCH_SIZE or any(p.product_id == row.product_id for p in pending)):
+                    failed = _put_back(context, client, pending)
+                    pending = []
+                    if failed:
+                        state, code, message = "reverting", failed, "some photos could not be put back; run it again"
+                if row.original_kept:
+                    failed = _put_back(context, client, [row])
+                    if failed:
+                        state, code, message = "reverting", failed, "some photos could not be put back; run it again"
+                else:
+                    pending.append(row)
+            failed = _put_back(context, client, pending)
+            if failed:
+                state, code, message = "reverting", failed, "some photos could not be put back; run it again"
     except STOPPING as exc:
         state, code, message = "reverting", exc.code, str(exc)
     with context.database.session() as db:
@@ -56,29 +63,46 @@ def revert_sync(context: SyncContext, sync_id: str, key_id: str | None = None,
         return records.summary(db, records.get_sync(db, sync_id))
 
 
-def _revert_one(context: SyncContext, client: ShopifyClient, row: SyncItem) -> str | None:
-    """Take our photo off `row`'s product, the original back in its place first; returns the restored media id
-    (None when the original had stayed)."""
+def _put_back(context: SyncContext, client: ShopifyClient, rows: list[SyncItem]) -> str | None:
+    """Revert `rows` (different products, or one add-first row); returns the error code when the store refused
+    any of them (those stay published, with the reason)."""
+    if not rows:
+        return None
+    if rows[0].original_kept:
+        try:
+            _take_ours_off(client, rows[0])
+            outcomes: list[str | None | ProductWriteError] = [None]
+        except ProductWriteError as exc:
+            outcomes = [exc]
+    else:
+        outcomes = list(write_batch(client, [original_task(row, context.blobs.get(row.source_digest or ""))
+                                             for row in rows]))
+    failed = None
+    for row, outcome in zip(rows, outcomes, strict=True):
+        with context.database.session() as db:
+            if isinstance(outcome, ProductWriteError):
+                records.set_item(db, row.id, "published", f"revert failed: {outcome}")
+                failed = outcome.code
+            else:
+                records.set_item(db, row.id, "reverted", None, restored_media_id=outcome)
+    return failed
+
+
+def original_task(row: SyncItem, data: bytes) -> WriteTask:
+    """The store's original, byte-identical, back in place of our photo of it: ours and its mark go, the
+    variants ours shows show the original again. Its file name is not ours (a later sync must cut it)."""
+    ours, digest = row.new_media_id or "", row.source_digest or ""
+    name = f"{row.handle or 'original'}-{digest[:12]}.{_extension(row.source_type)}"
+    return WriteTask(row.product_id, data, name, row.source_type or "image/jpeg", row.alt or "", (ours,), (ours,),
+                     None, variant_ids=None, forget=(ours,), source=digest)
+
+
+def _take_ours_off(client: ShopifyClient, row: SyncItem) -> None:
+    """Add-first: the original never left, so our photo and its mark go."""
     ours = row.new_media_id or ""
     marks = writeback.read_marks(client, row.product_id)
-    restored = None
-    if not row.original_kept:
-        data = context.blobs.get(row.source_digest or "")
-        name = f"{row.handle or 'original'}-{(row.source_digest or '')[:12]}.{_extension(row.source_type)}"
-        source = writeback.upload(client, data, name, row.source_type or "image/jpeg")
-        restored, order = writeback.add_media(client, row.product_id, source, row.alt)
-        try:
-            links = writeback.variant_links(client, row.product_id).get(ours, ())
-            writeback.link_variants(client, row.product_id, restored, links)
-            if ours in order and writeback.move_needed(order, restored, order.index(ours), [ours]):
-                writeback.move_media(client, row.product_id, restored, order.index(ours))
-        except ProductWriteError:
-            writeback.delete_media(client, [restored])
-            raise
-    rest = {media_id: mark for media_id, mark in marks.items() if media_id != ours}
-    writeback.write_marks(client, row.product_id, rest)
+    writeback.write_marks(client, row.product_id, {media_id: m for media_id, m in marks.items() if media_id != ours})
     writeback.delete_media(client, [ours])
-    return restored
 
 
 def _extension(content_type: str | None) -> str:

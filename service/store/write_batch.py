@@ -15,6 +15,7 @@ Two rows of one product never share a batch (the second must see the first's mar
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,15 +36,42 @@ MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 @dataclass(frozen=True)
 class WriteTask:
-    """One photo to put in place of `row`'s image."""
+    """One photo to put on a product in place of one of its media.
 
-    row: SyncItem
+    `in_place_of`: the media whose position the photo takes (the first of them still there); `doomed`: media deleted
+    once the photo is in place (those still there); `mark`: the photo is ours, recorded under this mark (its
+    media_id filled in once known) — None when it is the store's own photo coming back, whose marks `forget`
+    then drops; `variant_ids`: the variants to show it, or None to carry over the links `in_place_of` has when
+    the photo goes in; `source`: the original's sha256, to recognise an unmarked photo of ours made from it."""
+
+    product_id: str
     data: bytes
+    filename: str
+    mime_type: str
+    alt: str
+    in_place_of: tuple[str, ...]
+    doomed: tuple[str, ...]
+    mark: MediaMark | None
+    variant_ids: tuple[str, ...] | None = ()
+    forget: tuple[str, ...] = ()
+    source: str = ""
+
+
+def ours_task(row: SyncItem, data: bytes, render: dict, policy: str, sync_id: str) -> WriteTask:
+    """Our photo (`render`'s look) in place of `row`'s image: in place of our earlier photo of it when there is
+    one, else of the store's original, which goes too under policy replace."""
+    extension = "jpg" if render["format"] == "jpeg" else render["format"]
+    look, source = look_hash(render), row.source_digest or ""
+    doomed = tuple(media for media in (row.replaces_ours, row.media_id if policy == "replace" else None) if media)
+    places = tuple(media for media in (row.replaces_ours, row.media_id) if media)
+    return WriteTask(row.product_id, data, file_name(look, source, extension), MIME[render["format"]], row.alt or "",
+                     places, doomed, MediaMark("", source, look, row.media_id, sync_id), tuple(row.variant_ids or ()),
+                     source=source)
 
 
 @dataclass
 class _Written:
-    """A product part-way through its write-back: ours attached, what was there before, what ours replaces."""
+    """A product part-way through its write-back: the photo attached, what was there before, what it replaces."""
 
     task: WriteTask
     new_media: str
@@ -51,37 +79,40 @@ class _Written:
     marks_before: dict[str, MediaMark]
     marks_after: dict[str, MediaMark]
     doomed: list[str]
+    variant_ids: tuple[str, ...] = ()
 
 
-Outcome = str | ProductWriteError  # our new media id, or why this product keeps what it had
+Outcome = str | ProductWriteError  # the new media id, or why this product keeps what it had
 
 
-def write_batch(client: writeback.ShopifyClient, sync_id: str, tasks: Sequence[WriteTask], render: dict,
-                policy: str) -> list[Outcome]:
-    """Put each task's photo in place of its row's image; one outcome per task, in order."""
-    if len({task.row.product_id for task in tasks}) != len(tasks) or len(tasks) > BATCH_SIZE:
-        raise ValueError(f"a batch holds at most {BATCH_SIZE} rows, of different products")
+def write_batch(client: writeback.ShopifyClient, tasks: Sequence[WriteTask]) -> list[Outcome]:
+    """Put each task's photo in place; one outcome per task, in order."""
+    if len({task.product_id for task in tasks}) != len(tasks) or len(tasks) > BATCH_SIZE:
+        raise ValueError(f"a batch holds at most {BATCH_SIZE} tasks, of different products")
     outcomes: dict[int, Outcome] = {}
-    extension = "jpg" if render["format"] == "jpeg" else render["format"]
-    look, mime = look_hash(render), MIME[render["format"]]
-    names = [file_name(look, task.row.source_digest or "", extension) for task in tasks]
-
-    targets = _each_or_all(
-        range(len(tasks)), outcomes,
-        lambda indices: writeback.stage_uploads(client, [(names[i], mime, len(tasks[i].data)) for i in indices]))
+    targets = _each_or_all(range(len(tasks)), outcomes, lambda indices: writeback.stage_uploads(
+        client, [(tasks[i].filename, tasks[i].mime_type, len(tasks[i].data)) for i in indices]))
     written: dict[int, _Written] = {}
     for index, target in targets.items():
-        row = tasks[index].row
+        task = tasks[index]
         try:
-            source = writeback.post_staged(client, target, tasks[index].data, names[index], mime)
-            added = writeback.add_media_reading_marks(client, row.product_id, source, row.alt)
+            source = writeback.post_staged(client, target, task.data, task.filename, task.mime_type)
+            added = writeback.add_media_reading_marks(client, task.product_id, source, task.alt)
         except ProductWriteError as exc:
             outcomes[index] = exc
             continue
-        written[index] = _with_marks(sync_id, tasks[index], look, added, policy)
+        written[index] = _with_marks(task, added)
+        if task.variant_ids is None:  # read now, before anything of the product's is removed
+            try:
+                links = writeback.variant_links(client, task.product_id)
+            except ProductWriteError as exc:
+                outcomes[index] = exc
+                continue
+            written[index].variant_ids = links.get(_place(task, written[index].order) or "", ())
+    _drop_failed(client, written, outcomes)
 
     _each_or_all(list(written), outcomes, lambda indices: writeback.write_marks_of(
-        client, {written[i].task.row.product_id: written[i].marks_after for i in indices}))
+        client, {written[i].task.product_id: written[i].marks_after for i in indices}))
     _drop_failed(client, written, outcomes)
 
     for index, item in list(written.items()):
@@ -100,15 +131,14 @@ def write_batch(client: writeback.ShopifyClient, sync_id: str, tasks: Sequence[W
     return [outcomes[index] for index in range(len(tasks))]
 
 
-def _with_marks(sync_id: str, task: WriteTask, look: str, added: writeback.AddedMedia, policy: str) -> _Written:
-    row, new_media, order, marks = task.row, added.media_id, added.order, added.marks
-    doomed = [row.replaces_ours] if row.replaces_ours in order else []
-    if policy == "replace" and row.media_id in order:
-        doomed.append(row.media_id)
-    doomed += leftovers(added, row.source_digest or "")
-    mark = MediaMark(new_media, row.source_digest or "", look, row.media_id, sync_id)
-    kept = {media_id: m for media_id, m in marks.items() if media_id not in doomed and media_id in order}
-    return _Written(task, new_media, order, marks, {**kept, new_media: mark}, doomed)
+def _with_marks(task: WriteTask, added: writeback.AddedMedia) -> _Written:
+    new_media, order, marks = added.media_id, added.order, added.marks
+    doomed = [media for media in task.doomed if media in order] + leftovers(added, task.source)
+    kept = {media_id: m for media_id, m in marks.items()
+            if media_id not in doomed and media_id in order and media_id not in task.forget}
+    if task.mark is not None:
+        kept[new_media] = dataclasses.replace(task.mark, media_id=new_media)
+    return _Written(task, new_media, order, marks, kept, doomed, task.variant_ids or ())
 
 
 def leftovers(added: writeback.AddedMedia, source: str) -> list[str]:
@@ -121,12 +151,16 @@ def leftovers(added: writeback.AddedMedia, source: str) -> list[str]:
             and made_from in urlsplit(url).path.rsplit("/", 1)[-1]]
 
 
+def _place(task: WriteTask, order: list[str]) -> str | None:
+    return next((media for media in task.in_place_of if media in order), None)
+
+
 def _link_and_place(client: writeback.ShopifyClient, item: _Written) -> None:
-    row, order = item.task.row, item.order
-    writeback.link_variants(client, row.product_id, item.new_media, row.variant_ids)
-    in_place_of = row.replaces_ours if row.replaces_ours in order else row.media_id
-    if in_place_of in order and writeback.move_needed(order, item.new_media, order.index(in_place_of), item.doomed):
-        writeback.move_media(client, row.product_id, item.new_media, order.index(in_place_of))
+    task, order = item.task, item.order
+    writeback.link_variants(client, task.product_id, item.new_media, item.variant_ids)
+    place = _place(task, order)
+    if place is not None and writeback.move_needed(order, item.new_media, order.index(place), item.doomed):
+        writeback.move_media(client, task.product_id, item.new_media, order.index(place))
 
 
 def _each_or_all(indices: Sequence[int] | range, outcomes: dict[int, Outcome],
@@ -168,7 +202,6 @@ def _drop_failed(client: writeback.ShopifyClient, written: dict[int, _Written], 
         try:
             writeback.delete_media(client, [item.new_media])
             if marks_written:
-                writeback.write_marks(client, item.task.row.product_id, item.marks_before)
+                writeback.write_marks(client, item.task.product_id, item.marks_before)
         except ProductWriteError as exc:
-            log.warning("%s: could not take our photo %s off again: %s", item.task.row.product_id, item.new_media,
-                        exc)
+            log.warning("%s: could not take the photo %s off again: %s", item.task.product_id, item.new_media, exc)

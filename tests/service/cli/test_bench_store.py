@@ -35,10 +35,16 @@ def test_bench_store_reports_the_first_sync_the_rerun_and_the_revert(tmp_path) -
     assert rerun["state"] == "done" and rerun["counts"]["unchanged"] == PRODUCTS
     assert rerun["uploads"] == rerun["shop_uploads"] == 0 and rerun["cut_s"] == 0 and rerun["downloads"] == 0
 
+    apply, unapply = report["campaign_apply"], report["campaign_revert"]
+    assert apply["state"] == "active" and apply["counts"]["applied"] == PRODUCTS
+    assert apply["uploads"] == apply["shop_uploads"] == PRODUCTS and apply["cut_s"] > 0  # theme swaps, timed
+    assert unapply["state"] == "done" and unapply["counts"]["reverted"] == PRODUCTS
+    assert unapply["uploads"] == PRODUCTS and "campaign apply" in result.stdout
+
     assert revert["state"] == "reverted" and revert["counts"]["reverted"] == PRODUCTS
     assert revert["uploads"] == revert["shop_uploads"] == PRODUCTS and revert["cut_s"] == 0
 
-    for phase in (first, rerun, revert):
+    for phase in (first, rerun, apply, unapply, revert):
         assert phase["store_s"] == phase["api_s"] + phase["download_s"] + phase["upload_s"]
         assert 0 <= phase["wait_s"] <= phase["api_s"]
         assert phase["cut_s"] <= phase["wall_s"] and phase["store_s"] <= phase["wall_s"]  # they may overlap

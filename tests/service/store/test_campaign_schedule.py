@@ -54,10 +54,12 @@ def look_of(world: CampaignWorld, product_id: str) -> str:
 def test_applied_from_the_stored_layers_then_evergreen_back_byte_identical_across_a_restart(
         world: CampaignWorld) -> None:
     published = {pid: world.main_image(pid) for pid in (P1, P2, P3)}
+    staged_before = world.shop.operations["StagedUploadsCreate"]
     with served(world):
         campaign = schedule(world, -timedelta(hours=1), timedelta(days=7))
         world.runner.run_pass()
         applied = report(world, campaign["id"])
+        assert world.shop.operations["StagedUploadsCreate"] == staged_before + 1  # both photos in one batch
         assert applied["state"] == "active", applied
         assert applied["counts"]["applied"] == 2 and applied["counts"]["skipped"] == 1, applied
         assert applied["applied_at"] is not None and applied["reverted_at"] is None

@@ -15,6 +15,7 @@ from service.bench.fakestore import operations
 from service.db.schema import SyncItem
 from service.store import marker
 from service.store.sync import MIN_BATCH
+from service.store.sync_revert import revert_sync
 from tests.fakestore import FakeShopify, sample_products
 from tests.service.store.sync_fixtures import Harness, make_harness, serve_photos
 
@@ -107,3 +108,30 @@ def test_write_backs_overlap_the_cutting(harness: Harness, monkeypatch: pytest.M
     assert summary.counts["published"] == PRODUCTS and len(cuts) == PRODUCTS
     during_a_cut = [moment for moment in attached if any(start < moment < end for start, end in cuts)]
     assert during_a_cut, "no photo was attached while a product was being cut"
+
+
+def test_a_revert_puts_originals_back_in_batches_and_a_refused_product_stays_published(harness: Harness) -> None:
+    shop = harness.shop
+
+    def contents(pid: str) -> list[bytes | str]:  # each photo's bytes (a video: its id)
+        return [shop.images[m.file_name] if m.file_name else m.id for m in shop.products[pid].media]
+
+    originals = {pid: contents(pid) for pid in shop.products}
+    synced = harness.sync(**PUBLISH)
+    ours_on_locked = [m.id for m in shop.products[LOCKED].media]
+    staged = shop.operations["StagedUploadsCreate"]
+    shop.fail_product(LOCKED, "Product is locked by another app")
+    reverted = revert_sync(harness.context, synced.id)
+    assert reverted.state == "reverting" and reverted.counts["reverted"] == PRODUCTS - 1, reverted
+    assert states(harness, synced.id)[LOCKED].state == "published"
+    assert "revert failed" in states(harness, synced.id)[LOCKED].reason
+    assert [m.id for m in shop.products[LOCKED].media] == ours_on_locked  # nothing of the revert left on it
+    for pid, media in originals.items():
+        if pid != LOCKED:  # byte-identical originals back, in place, and nothing of ours
+            assert contents(pid) == media
+    assert shop.operations["StagedUploadsCreate"] == staged + 1  # one batch (productUpdate refused one product)
+    shop.user_errors.clear()
+    staged = shop.operations["StagedUploadsCreate"]
+    again = revert_sync(harness.context, synced.id)
+    assert again.state == "reverted" and shop.operations["StagedUploadsCreate"] == staged + 1
+    assert contents(LOCKED) == originals[LOCKED]
