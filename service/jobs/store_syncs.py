@@ -1,6 +1,7 @@
-"""Store syncs on the job machinery: the SyncContext a sync runs with, for the server (its worker pool cuts
-the items; the sync thread cuts any it reaches first — claims are atomic, so never twice) and for the CLI
-(in-process: the same job/item code runs on the calling thread, no server needed)."""
+"""Store syncs on the job machinery: the SyncContext a sync runs with, for the server (its dispatcher feeds the
+sync's job items to the bounded worker pool, in turn with every other store's work; the sync only waits for
+them) and for the CLI (no dispatcher: the same job/item code runs on the sync's own cutting thread, no server
+needed)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def sync_context(services: Services, box: SecretBox, rules: StoreEndpointRules) 
     database, settings = services.database, services.settings
 
     def process(item_id: str) -> None:
-        run_job_item(services, item_id)  # returns at once when a worker claimed it first
+        if services.dispatcher is None:
+            run_job_item(services, item_id)
         wait_for_item(database, item_id)
 
     return SyncContext(

@@ -33,7 +33,7 @@ from service.db import repo
 from service.db.schema import Campaign, CampaignItem, Item, Sync, SyncItem, utcnow
 from service.store import writeback
 from service.store.campaign import OPT_OUT_TAG
-from service.store.catalogue import Selection, StoreProduct, pull_products
+from service.store.catalogue import Selection, StoreProduct, pull_selection
 from service.store.marker import MediaMark, look_hash
 from service.store.shopify_api import ShopifyClient
 from service.store.sync import STOPPING, SyncContext
@@ -78,7 +78,7 @@ def plan_images(context: CampaignContext, client: ShopifyClient, store_id: str,
     """What a campaign on `selection` covers now (reads the store, writes nothing)."""
     published = _published(context, store_id)
     planned: list[PlannedImage] = []
-    for product in pull_products(client, selection):
+    for product in pull_selection(client, selection):
         rows = published.get(product.id, [])
         if _opted_out(product):
             planned.append(PlannedImage(product.id, product.handle, None, f"opted out (tag {OPT_OUT_TAG})"))

@@ -9,6 +9,7 @@ loop (and one bulk query) serve every kind of selection, combinable with tag / t
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,7 +23,12 @@ from service.store.shopify_api import ShopifyClient, StoreRequestError
 # 19 products × 20 media, with our marks: a requested cost of 458 of the bucket's 1000 (2 + 19 × (4 + 20)).
 PAGE_SIZE = 19
 MEDIA_PER_PRODUCT = 20
+log = logging.getLogger("promptcut.store.catalogue")
 STATUSES = ("active", "draft", "archived")
+# From this many products on, a selection is read with one bulk operation: it costs a few points whatever its
+# size, where pages cost about 5 points a product (each product, media node and image is an object) — points a
+# sync then has for writing back. Below it, pages answer sooner (no operation to wait for).
+BULK_FROM = 200
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,27 @@ def pull_products(client: ShopifyClient, selection: Selection = Selection(), *, 
             raise StoreRequestError(f"{client.shown}: a products page said there was more but gave no cursor")
 
 
+def count_products(client: ShopifyClient, selection: Selection = Selection()) -> int:
+    """How many products the selection holds (Shopify may cap the count: then at least that many)."""
+    data = client.execute(queries.PRODUCTS_COUNT, {"query": search_query(selection) or None})
+    return int((data.get("productsCount") or {}).get("count") or 0)
+
+
+def pull_selection(client: ShopifyClient, selection: Selection = Selection(), *, bulk_from: int = BULK_FROM,
+                   polling: "BulkPolling | None" = None) -> Iterator[StoreProduct]:
+    """Every selected product: page by page for a small selection, one bulk operation for a large one (pages
+    again when the store will not run it, e.g. another bulk query of ours is in progress)."""
+    if count_products(client, selection) >= bulk_from:
+        try:
+            products = pull_products_bulk(client, selection, polling=polling or SYNC_POLLING)
+        except StoreRequestError as exc:
+            log.warning("%s: reading the catalogue page by page instead: %s", client.shown, exc)
+        else:
+            yield from products
+            return
+    yield from pull_products(client, selection)
+
+
 # --- bulk -----------------------------------------------------------------------------------------------------
 
 BULK_DONE = "COMPLETED"
@@ -152,6 +179,9 @@ BULK_FAILED = ("FAILED", "CANCELED", "CANCELLED", "EXPIRED")
 class BulkPolling:
     interval: float = 2.0  # seconds between status checks
     timeout: float = 3600.0
+
+
+SYNC_POLLING = BulkPolling(interval=1.0)  # a sync waits on it before it can cut anything
 
 
 def pull_products_bulk(client: ShopifyClient, selection: Selection = Selection(), *,

@@ -1,8 +1,8 @@
 """The Admin GraphQL documents promptcut sends (API version: shopify_api.API_VERSION). Every document is a named
 operation: the name is what logs show and what the test store (tests/fakestore) dispatches on.
 
-Reading: ShopAccess (who we are, which scopes), ProductsPage (one page of the catalogue), the bulk operation
-(BulkProductsRun + BulkOperationStatus). Writing results back (replaced photos): StagedUploadsCreate →
+Reading: ShopAccess (who we are, which scopes), ProductsCount, ProductsPage (one page of the catalogue), the bulk
+operation (BulkProductsRun + BulkOperationStatus). Writing results back (replaced photos): StagedUploadsCreate →
 multipart POST of the bytes → ProductAddMedia, then FileUpdate / ProductReorderMedia / FileDelete, and
 MetafieldsSet / ProductMetafield to remember what was written; ProductVariantMedia / ProductVariantAppendMedia keep
 variant images linked (deleting a file detaches it from its variants by itself).
@@ -44,6 +44,12 @@ query ProductsPage($first: Int!, $after: String, $query: String, $mediaFirst: In
     }}
   }}
 }}
+"""
+
+PRODUCTS_COUNT = """
+query ProductsCount($query: String) {
+  productsCount(query: $query) { count precision }
+}
 """
 
 BULK_PRODUCTS_RUN = """
@@ -162,6 +168,13 @@ query ProductVariantMedia($id: ID!) {
 }
 """
 
+# Shopify processes an attached file after productUpdate answers (UPLOADED → PROCESSING → READY, or FAILED).
+MEDIA_STATUS = """
+query MediaStatus($ids: [ID!]!) {
+  nodes(ids: $ids) { ... on MediaImage { id status } }
+}
+"""
+
 PRODUCT_VARIANT_APPEND_MEDIA = """
 mutation ProductVariantAppendMedia($productId: ID!, $variantMedia: [ProductVariantAppendMediaInput!]!) {
   productVariantAppendMedia(productId: $productId, variantMedia: $variantMedia) {
@@ -171,6 +184,6 @@ mutation ProductVariantAppendMedia($productId: ID!, $variantMedia: [ProductVaria
 }
 """
 
-DOCUMENTS = (SHOP_ACCESS, PRODUCTS_PAGE, BULK_PRODUCTS_RUN, BULK_OPERATION_STATUS, STAGED_UPLOADS_CREATE,
-             PRODUCT_ADD_MEDIA, FILE_UPDATE, PRODUCT_REORDER_MEDIA, FILE_DELETE, METAFIELDS_SET, PRODUCT_METAFIELD,
-             PRODUCT_MEDIA, PRODUCT_VARIANT_MEDIA, PRODUCT_VARIANT_APPEND_MEDIA)
+DOCUMENTS = (SHOP_ACCESS, PRODUCTS_PAGE, PRODUCTS_COUNT, BULK_PRODUCTS_RUN, BULK_OPERATION_STATUS,
+             STAGED_UPLOADS_CREATE, PRODUCT_ADD_MEDIA, FILE_UPDATE, PRODUCT_REORDER_MEDIA, FILE_DELETE, METAFIELDS_SET,
+             PRODUCT_METAFIELD, PRODUCT_MEDIA, PRODUCT_VARIANT_MEDIA, PRODUCT_VARIANT_APPEND_MEDIA, MEDIA_STATUS)

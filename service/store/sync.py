@@ -30,7 +30,7 @@ from service.engine.render_request import RenderRequest
 from service.engine.result_meta import review_of
 from service.store import sync_records as records
 from service.store import writeback
-from service.store.catalogue import Selection, StoreProduct, prompt_text, pull_products, search_query
+from service.store.catalogue import Selection, StoreProduct, prompt_text, pull_selection, search_query
 from service.store.cut_ahead import CutAhead
 from service.store.marker import look_hash
 from service.store.marketplace import check_main_image, is_marketplace_look
@@ -121,7 +121,7 @@ def _plan(context: SyncContext, client: ShopifyClient, sync_id: str, key_id: str
     selection = Selection(**options.get("selection", {}))
     new_items: list[NewItem] = []
     rows: list[SyncItem] = []
-    for product in pull_products(client, selection):
+    for product in pull_selection(client, selection):
         marks = product.marks if product.marks is not None else writeback.read_marks(client, product.id)
         plans = plan_product(product, marks, look, bool(options.get("all_images")))
         links = writeback.variant_links(client, product.id) if any(p.action != "unchanged" for p in plans) else {}

@@ -30,6 +30,7 @@ from service.store.writeback import METAFIELDS_PER_CALL, ProductWriteError
 log = logging.getLogger("promptcut.store.write_batch")
 
 BATCH_SIZE = METAFIELDS_PER_CALL
+READY_POLLING = writeback.ReadyPolling()
 T = TypeVar("T")
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
@@ -85,7 +86,8 @@ class _Written:
 Outcome = str | ProductWriteError  # the new media id, or why this product keeps what it had
 
 
-def write_batch(client: writeback.ShopifyClient, tasks: Sequence[WriteTask]) -> list[Outcome]:
+def write_batch(client: writeback.ShopifyClient, tasks: Sequence[WriteTask],
+                polling: writeback.ReadyPolling = READY_POLLING) -> list[Outcome]:
     """Put each task's photo in place; one outcome per task, in order."""
     if len({task.product_id for task in tasks}) != len(tasks) or len(tasks) > BATCH_SIZE:
         raise ValueError(f"a batch holds at most {BATCH_SIZE} tasks, of different products")
@@ -93,6 +95,7 @@ def write_batch(client: writeback.ShopifyClient, tasks: Sequence[WriteTask]) -> 
     targets = _each_or_all(range(len(tasks)), outcomes, lambda indices: writeback.stage_uploads(
         client, [(tasks[i].filename, tasks[i].mime_type, len(tasks[i].data)) for i in indices]))
     written: dict[int, _Written] = {}
+    processing: list[int] = []
     for index, target in targets.items():
         task = tasks[index]
         try:
@@ -102,6 +105,8 @@ def write_batch(client: writeback.ShopifyClient, tasks: Sequence[WriteTask]) -> 
             outcomes[index] = exc
             continue
         written[index] = _with_marks(task, added)
+        if added.status != "READY":
+            processing.append(index)
         if task.variant_ids is None:  # read now, before anything of the product's is removed
             try:
                 links = writeback.variant_links(client, task.product_id)
@@ -109,6 +114,8 @@ def write_batch(client: writeback.ShopifyClient, tasks: Sequence[WriteTask]) -> 
                 outcomes[index] = exc
                 continue
             written[index].variant_ids = links.get(_place(task, written[index].order) or "", ())
+    _drop_failed(client, written, outcomes)
+    _await_processing(client, written, [i for i in processing if i in written], outcomes, polling)
     _drop_failed(client, written, outcomes)
 
     _each_or_all(list(written), outcomes, lambda indices: writeback.write_marks_of(
@@ -129,6 +136,21 @@ def write_batch(client: writeback.ShopifyClient, tasks: Sequence[WriteTask]) -> 
     for index, item in written.items():
         outcomes[index] = item.new_media
     return [outcomes[index] for index in range(len(tasks))]
+
+
+def _await_processing(client: writeback.ShopifyClient, written: dict[int, _Written], indices: list[int],
+                      outcomes: dict[int, Outcome], polling: writeback.ReadyPolling) -> None:
+    """Nothing of a product's is removed (nor a variant linked: Shopify refuses media not yet READY) before the
+    store has processed the photo: one status query for the batch at a time. A photo the store could not
+    process (FAILED), or that is still processing at the timeout, fails its product, which keeps its photo."""
+    if not indices:
+        return
+    statuses = writeback.wait_ready(client, [written[i].new_media for i in indices], polling)
+    for index in indices:
+        status = statuses.get(written[index].new_media, "MISSING")
+        if status != "READY":
+            outcomes[index] = ProductWriteError(
+                f"the store could not process the new photo ({status.lower()}): the product keeps its own")
 
 
 def _with_marks(task: WriteTask, added: writeback.AddedMedia) -> _Written:

@@ -6,7 +6,8 @@ one product fails with the store's own message and the sync goes on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,7 @@ class AddedMedia:
     order: list[str]
     urls: dict[str, str]
     marks: dict[str, MediaMark]
+    status: str = "READY"  # ours, as the answer gave it (usually UPLOADED or PROCESSING on a real store)
 
 
 def add_media_reading_marks(client: ShopifyClient, product_id: str, source: str, alt: str) -> AddedMedia:
@@ -103,7 +105,35 @@ def add_media_reading_marks(client: ShopifyClient, product_id: str, source: str,
     else:  # an answer without them is not "no marks": read them
         marks = read_marks(client, product_id)
     urls = {str(node["id"]): str((node.get("image") or {}).get("url") or "") for node in nodes}
-    return AddedMedia(str(nodes[-1]["id"]), [str(node["id"]) for node in nodes], urls, marks)
+    return AddedMedia(str(nodes[-1]["id"]), [str(node["id"]) for node in nodes], urls, marks,
+                      str(nodes[-1].get("status") or "PROCESSING"))
+
+
+@dataclass(frozen=True)
+class ReadyPolling:
+    """How long to wait for the store to finish processing attached photos."""
+
+    interval: float = 0.5
+    timeout: float = 120.0
+
+
+def wait_ready(client: ShopifyClient, media_ids: Iterable[str], polling: ReadyPolling = ReadyPolling(), *,
+               sleep: Callable[[float], None] = time.sleep,
+               clock: Callable[[], float] = time.monotonic) -> dict[str, str]:
+    """Poll until every media is READY or FAILED (one query for all of them each time); returns each one's
+    last status — still PROCESSING (or missing) when the timeout passed."""
+    waiting = list(dict.fromkeys(media_ids))
+    found: dict[str, str] = {}
+    deadline = clock() + polling.timeout
+    while waiting:
+        nodes = client.execute(queries.MEDIA_STATUS, {"ids": waiting}).get("nodes") or []
+        for media_id, node in zip(waiting, nodes, strict=False):
+            found[media_id] = str((node or {}).get("status") or "MISSING")
+        waiting = [media_id for media_id in waiting if found.get(media_id) not in ("READY", "FAILED", "MISSING")]
+        if not waiting or clock() > deadline:
+            break
+        sleep(polling.interval)
+    return found
 
 
 def move_media(client: ShopifyClient, product_id: str, media_id: str, position: int) -> None:

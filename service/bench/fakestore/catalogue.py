@@ -27,6 +27,8 @@ class FakeMedia:
     height: int = 48
     content_type: str = "IMAGE"  # IMAGE, or VIDEO for media promptcut must skip
     status: str = "READY"
+    polls_to_ready: int = 0  # MediaStatus reads this many times before it is READY (status PROCESSING till then)
+    fails: bool = False  # processing ends FAILED instead (a file the store could not read)
 
     def node(self, base_url: str) -> dict:
         if self.content_type != "IMAGE":

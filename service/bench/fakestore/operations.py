@@ -76,6 +76,11 @@ def products_page(store: Shop, variables: dict) -> Resolved:
     return data, requested, actual
 
 
+def products_count(store: Shop, variables: dict) -> Resolved:
+    count = sum(1 for product in store.sorted_products() if matches(product, variables.get("query")))
+    return {"productsCount": {"count": count, "precision": "EXACT"}}, 1, 1
+
+
 _BULK_SEARCH = re.compile(r'products\s*\(\s*query\s*:\s*("(?:[^"\\]|\\.)*")\s*\)')
 
 
@@ -150,8 +155,11 @@ def product_add_media(store: Shop, variables: dict) -> Resolved:
                            "message": "Media originalSource was not uploaded"})
             continue
         store.media_count += 1
+        waits = store.media_polls_to_ready
+        fails = product.id in store.failing_processing
         product.media.append(FakeMedia(id=f"{MEDIA_GID}{store.media_count}", file_name=file_name,
-                                       alt=str(entry.get("alt") or "")))
+                                       alt=str(entry.get("alt") or ""), polls_to_ready=waits, fails=fails,
+                                       status="PROCESSING" if waits or fails else "READY"))
     data = {"product": None if product is None else {
         "id": product.id, "media": {"nodes": [media.node(store.url) for media in product.media]},
         "ourMarks": _our_marks(product)}, "userErrors": errors}
@@ -265,6 +273,22 @@ def product_variant_media(store: Shop, variables: dict) -> Resolved:
     return {"product": {"id": product.id, "variants": {"nodes": nodes}}}, 402, 2 + 2 * len(nodes)
 
 
+def media_status(store: Shop, variables: dict) -> Resolved:
+    """nodes(ids:) on media: each read brings a PROCESSING media one step closer to READY (or FAILED)."""
+    nodes = []
+    for media_id in variables["ids"]:
+        _, media = store.media(str(media_id))
+        if media is None:
+            nodes.append(None)
+            continue
+        if media.status == "PROCESSING":
+            media.polls_to_ready -= 1
+            if media.polls_to_ready <= 0:
+                media.status = "FAILED" if media.fails else "READY"
+        nodes.append({"id": media.id, "status": media.status})
+    return {"nodes": nodes}, len(nodes), len(nodes)
+
+
 def product_variant_append_media(store: Shop, variables: dict) -> Resolved:
     product = store.product(variables["productId"])
     errors = _user_error(store, variables["productId"]) if product is not None else [
@@ -272,10 +296,14 @@ def product_variant_append_media(store: Shop, variables: dict) -> Resolved:
     changed = []
     for entry in variables["variantMedia"] if not errors else ():
         linked = product.variants.get(str(entry["variantId"]))
-        known = {media.id for media in product.media}
-        if linked is None or not set(entry["mediaIds"]) <= known:
+        known = {media.id: media for media in product.media}
+        if linked is None or not set(entry["mediaIds"]) <= set(known):
             errors.append({"field": ["variantMedia"], "message": "Variant or media does not exist",
                            "code": "INVALID"})
+            continue
+        if any(known[media_id].status != "READY" for media_id in entry["mediaIds"]):
+            errors.append({"field": ["variantMedia"], "message": "Non-ready media cannot be attached to variants.",
+                           "code": "NON_READY_MEDIA"})
             continue
         linked.extend(media_id for media_id in entry["mediaIds"] if media_id not in linked)
         changed.append({"id": entry["variantId"]})
@@ -286,6 +314,7 @@ def product_variant_append_media(store: Shop, variables: dict) -> Resolved:
 RESOLVERS: dict[str, Callable[[Shop, dict], Resolved]] = {
     "ShopAccess": shop_access,
     "ProductsPage": products_page,
+    "ProductsCount": products_count,
     "BulkProductsRun": bulk_run,
     "BulkOperationStatus": bulk_status,
     "StagedUploadsCreate": staged_uploads_create,
@@ -298,6 +327,7 @@ RESOLVERS: dict[str, Callable[[Shop, dict], Resolved]] = {
     "ProductMedia": product_media,
     "ProductVariantMedia": product_variant_media,
     "ProductVariantAppendMedia": product_variant_append_media,
+    "MediaStatus": media_status,
 }
 
 
@@ -311,6 +341,8 @@ def requested_cost(name: str, variables: dict[str, Any]) -> float:
         return 402
     if name in ("ShopAccess", "ProductMetafield"):
         return 2
-    if name == "BulkOperationStatus":
+    if name in ("BulkOperationStatus", "ProductsCount"):
         return 1
+    if name == "MediaStatus":
+        return len(variables.get("ids") or ())
     return MUTATION_COST

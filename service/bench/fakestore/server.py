@@ -6,8 +6,9 @@ image files and bulk results, all served by one ThreadingHTTPServer in a backgro
         connect_store(..., shop.shop_domain, shop.token, api_url=shop.api_url)
 
 Hooks for tests: `fail_next` (HTTP 429/5xx), `fail_product` (userErrors for a product), `revoke_token` (401),
-`revoke_after` (401 once an operation has been answered n times),
-`scopes`, a configurable LeakyBucket (`bucket`, `drain`). Counters: `requests`, `operations`, `throttled`,
+`revoke_after` (401 once an operation has been answered n times), `media_polls_to_ready` (new media stay
+PROCESSING for that many status reads), `failing_processing` (products whose new media end FAILED), `scopes`,
+a configurable LeakyBucket (`bucket`, `drain`). Counters: `requests`, `operations`, `throttled`,
 `upload_posts`, `downloads`, `injected_failures`, `auth_failures`.
 """
 
@@ -40,13 +41,16 @@ class InjectedFailure:
 class FakeShopify:
     def __init__(self, products: list[FakeProduct] = (), *, token: str = "shpat_fake_0123456789abcdef",
                  shop_name: str = "fake-shop", scopes: tuple[str, ...] = DEFAULT_SCOPES,
-                 bucket: LeakyBucket | None = None, bulk_polls_before_done: int = 1) -> None:
+                 bucket: LeakyBucket | None = None, bulk_polls_before_done: int = 1,
+                 media_polls_to_ready: int = 0) -> None:
         self.token = token
         self.shop_name = shop_name
         self.shop_domain = f"{shop_name}.myshopify.com"
         self.scopes = tuple(scopes)
         self.bucket = bucket or LeakyBucket()
         self.bulk_polls_before_done = bulk_polls_before_done
+        self.media_polls_to_ready = media_polls_to_ready  # new media stay PROCESSING for this many status reads
+        self.failing_processing: set[str] = set()  # products whose new media end FAILED (an unreadable file)
         self.lock = threading.RLock()
         self.products: dict[str, FakeProduct] = {product.id: product for product in products}
         self.images: dict[str, bytes] = {}

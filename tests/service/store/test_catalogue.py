@@ -9,6 +9,7 @@ import pytest
 
 from fusion.errors import InvalidOptionError
 from service.store.catalogue import (
+    PAGE_SIZE,
     BulkPolling,
     Selection,
     StoreProduct,
@@ -16,6 +17,7 @@ from service.store.catalogue import (
     prompt_text,
     pull_products,
     pull_products_bulk,
+    pull_selection,
     search_query,
 )
 from service.store.shopify_api import ShopifyClient, StoreRequestError
@@ -107,3 +109,30 @@ def test_prompt_text_adds_type_and_tags_not_already_in_the_title() -> None:
                            images=())
     assert prompt_text(product) == "Blue Ceramic Mug (Mugs, kitchen, gift)"
     assert prompt_text(StoreProduct("1", "h", "Lamp", "", "", (), "ACTIVE", ())) == "Lamp"
+
+
+FAST = BulkPolling(interval=0.01)
+
+
+@pytest.mark.parametrize("selection, bulk", [(Selection(), True), (Selection(tag="sale"), False)])
+def test_a_large_selection_is_read_with_one_bulk_operation_a_small_one_by_pages(
+        big_shop: FakeShopify, selection: Selection, bulk: bool) -> None:
+    big_shop.products["gid://shopify/Product/1001"].metafields[("promptcut", "media")] = {
+        "id": "gid://shopify/Metafield/1", "namespace": "promptcut", "key": "media", "type": "json",
+        "value": '{"gid://shopify/MediaImage/7": {"source": "ab", "look": "cd", "original": "x", "sync": "s"}}'}
+    with ShopifyClient(big_shop.api_url, big_shop.token) as client:
+        chosen = list(pull_selection(client, selection, bulk_from=200, polling=FAST))
+        paged = list(pull_products(client, selection))
+    assert chosen == paged and big_shop.operations["BulkProductsRun"] == (1 if bulk else 0)
+    assert (len(paged) >= 200) == bulk  # 500 products; 125 are tagged sale
+    marked = [product for product in chosen if product.marks]
+    assert [product.marks["gid://shopify/MediaImage/7"].look for product in marked] == ["cd"]  # 1001 is in both
+    assert all(product.marks is not None for product in chosen)  # read with the product: never "unknown"
+
+
+def test_a_bulk_operation_the_store_will_not_run_falls_back_to_pages(big_shop: FakeShopify) -> None:
+    big_shop.bulk = {"id": "gid://shopify/BulkOperation/99", "status": "RUNNING", "polls_left": 99, "jsonl": "",
+                     "count": 0}  # another bulk query of ours is in progress
+    with ShopifyClient(big_shop.api_url, big_shop.token) as client:
+        products = list(pull_selection(client, Selection(), bulk_from=200, polling=FAST))
+    assert len(products) == 500 and big_shop.operations["ProductsPage"] == -(-500 // PAGE_SIZE)

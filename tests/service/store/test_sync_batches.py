@@ -135,3 +135,29 @@ def test_a_revert_puts_originals_back_in_batches_and_a_refused_product_stays_pub
     again = revert_sync(harness.context, synced.id)
     assert again.state == "reverted" and shop.operations["StagedUploadsCreate"] == staged + 1
     assert contents(LOCKED) == originals[LOCKED]
+
+
+def test_photos_still_processing_are_awaited_before_variants_are_linked_and_originals_go(harness: Harness) -> None:
+    shop = harness.shop
+    shop.media_polls_to_ready = 2  # as on Shopify: productUpdate answers before the photo is processed
+    product = shop.products["gid://shopify/Product/1002"]
+    product.variants = {"gid://shopify/ProductVariant/1": [product.media[0].id]}
+    summary = harness.sync(**PUBLISH)
+    assert summary.counts["published"] == PRODUCTS, summary  # variant links of non-ready media are refused
+    ours = product.media[0]
+    assert ours.status == "READY" and "promptcut" in ours.file_name and len(product.media) == 1
+    assert product.variants == {"gid://shopify/ProductVariant/1": [ours.id]}
+    assert 2 <= shop.operations["MediaStatus"] <= 2 * -(-PRODUCTS // MIN_BATCH)  # one query per batch and poll
+
+
+def test_a_photo_the_store_cannot_process_fails_its_product_which_keeps_its_original(harness: Harness) -> None:
+    shop = harness.shop
+    shop.media_polls_to_ready = 1
+    shop.failing_processing.add(LOCKED)
+    original = [(m.id, m.file_name) for m in shop.products[LOCKED].media]
+    summary = harness.sync(**PUBLISH)
+    row = states(harness, summary.id)[LOCKED]
+    assert summary.counts["published"] == PRODUCTS - 1 and row.state == "failed", summary
+    assert "could not process the new photo (failed)" in row.reason
+    assert [(m.id, m.file_name) for m in shop.products[LOCKED].media] == original
+    assert marker.KEY not in {key for _, key in shop.products[LOCKED].metafields}

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from fusion.segmenters.classical import ClassicalSegmenter
 from service.api.app import create_app
 from service.db import open_database, repo
 from service.settings import Settings
@@ -54,7 +56,15 @@ def test_cli_sync_then_rerun_then_revert(tmp_path: Path, monkeypatch: pytest.Mon
         assert bad.returncode == 2 and bad.stderr.strip().startswith("error: policy must be one of replace")
 
 
-def test_http_sync_progress_and_revert(tmp_path: Path) -> None:
+def test_http_sync_progress_and_revert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cutting_threads: list[str] = []
+    segment = ClassicalSegmenter.segment
+
+    def recorded(self, image, prompts):
+        cutting_threads.append(threading.current_thread().name)
+        return segment(self, image, prompts)
+
+    monkeypatch.setattr(ClassicalSegmenter, "segment", recorded)
     with FakeShopify(sample_products(2)) as shop:
         serve_photos(shop)
         settings = Settings(data_dir=tmp_path, segmenter="classical", workers=1, queue_size=2,
@@ -79,6 +89,8 @@ def test_http_sync_progress_and_revert(tmp_path: Path) -> None:
                 time.sleep(0.2)
             assert body["state"] == "done" and body["counts"]["published"] == 2 and body["job_id"]
             assert a.get(f"/v1/jobs/{body['job_id']}").json()["counts"]["done"] == 2  # an ordinary job
+            # cut by the server's bounded worker pool (in turn with other stores' work), never by the sync itself
+            assert len(cutting_threads) == 2 and all("worker" in name for name in cutting_threads), cutting_threads
             undone = a.post(f"/v1/stores/{store['id']}/syncs/{sync_id}/revert")
             assert undone.status_code == 200 and undone.json()["state"] == "reverted"
             again = a.post(f"/v1/stores/{store['id']}/syncs/{sync_id}/revert")
