@@ -37,7 +37,16 @@ from service.store.catalogue import Selection, StoreProduct, pull_selection
 from service.store.marker import MediaMark, look_hash
 from service.store.shopify_api import ShopifyClient
 from service.store.sync import STOPPING, SyncContext
-from service.store.write_batch import BATCH_SIZE, WriteTask, ours_task, write_batch
+from service.store.write_batch import (
+    BATCH_SIZE,
+    ContentTask,
+    ProcessingFailedError,
+    WriteTask,
+    content_task,
+    ours_task,
+    replace_contents,
+    write_batch,
+)
 from service.store.writeback import ProductWriteError
 
 log = logging.getLogger("promptcut.store.campaign")
@@ -157,7 +166,7 @@ def _apply_all(context: CampaignContext, client: ShopifyClient, campaign_id: str
             render = themed_render(target.render, target.theme)
             themed = context.rerender(target.artifacts, render)
             _set(context, item_pk, "pending", None, themed_digest=themed, evergreen_digest=evergreen)
-            yield _Step(target, themed, render)
+            yield _Step(target, themed, render, evergreen)
 
     for step, outcome in _written(context, client, steps()):
         if isinstance(outcome, ProductWriteError):
@@ -187,8 +196,9 @@ def _revert_all(context: CampaignContext, client: ShopifyClient, campaign_id: st
                 _set(context, item_pk, "reverted", "the sync that published this photo was reverted meanwhile")
                 continue
             with context.sync.database.session() as db:
-                evergreen = db.get(CampaignItem, item_pk).evergreen_digest or ""
-            yield _Step(target, evergreen, target.render)
+                item = db.get(CampaignItem, item_pk)
+                evergreen, themed = item.evergreen_digest or "", item.themed_digest or ""
+            yield _Step(target, evergreen, target.render, themed)
 
     failures = 0
     for step, outcome in _written(context, client, steps()):
@@ -246,6 +256,7 @@ class _Step:
     target: _Target
     digest: str
     render: dict[str, Any]
+    previous: str  # what the store shows now (put back if the store cannot process the new photo)
 
 
 def _written(context: CampaignContext, client: ShopifyClient,
@@ -263,28 +274,46 @@ def _written(context: CampaignContext, client: ShopifyClient,
 
 def _write_batch(context: CampaignContext, client: ShopifyClient,
                  steps: list[_Step]) -> Iterator[tuple[_Step, str | ProductWriteError]]:
-    """Put each step's photo on the store in place of our current photo of its image, unless ours already has
-    this look (written before, not recorded: the server stopped in between); the sync item then points at it."""
+    """Show each step's photo in place of our current photo of its image: new content for the same media
+    (a few points for the whole batch), or — when ours is not there any more or the store refuses that — ours
+    added in its place as a sync writes. Unless ours already has this look (written before, not recorded: the
+    server stopped in between). The sync item then points at our media."""
     outcomes: dict[int, str | ProductWriteError] = {}
-    tasks: dict[int, WriteTask] = {}
+    contents: dict[int, ContentTask] = {}
+    adds: dict[int, WriteTask] = {}
+    blobs = context.sync.blobs
     for index, step in enumerate(steps):
         row = step.target.row
-        ours = _ours(writeback.read_marks(client, row.product_id), row.media_id)
+        marks = writeback.read_marks(client, row.product_id)
+        ours = _ours(marks, row.media_id)
         if ours is not None and ours.look == look_hash(step.render):
             outcomes[index] = ours.media_id
-            continue
-        in_place = SyncItem(product_id=row.product_id, handle=row.handle, main=row.main, media_id=row.media_id,
-                            alt=row.alt, variant_ids=list(row.variant_ids or ()), source_digest=row.source_digest,
-                            replaces_ours=ours.media_id if ours is not None else row.new_media_id)
-        tasks[index] = ours_task(in_place, context.sync.blobs.get(step.digest), step.render, step.target.policy,
-                                 step.target.sync_id)
-    outcomes.update(zip(tasks, write_batch(client, list(tasks.values())), strict=True))
+        elif ours is not None:
+            contents[index] = content_task(row.product_id, ours, marks, blobs.get(step.digest), step.render,
+                                           blobs.get(step.previous))
+        else:
+            adds[index] = _add_task(context, step, None)
+    for index, outcome in zip(contents, replace_contents(client, list(contents.values())), strict=True):
+        if isinstance(outcome, ProductWriteError) and not isinstance(outcome, ProcessingFailedError):
+            adds[index] = _add_task(context, steps[index], contents[index].media_id)
+        else:
+            outcomes[index] = outcome
+    outcomes.update(zip(adds, write_batch(client, list(adds.values())), strict=True))
     for index, step in enumerate(steps):
         outcome = outcomes[index]
         if not isinstance(outcome, ProductWriteError):
             with context.sync.database.session() as db:
                 db.get(SyncItem, step.target.row.id).new_media_id = outcome
         yield step, outcome
+
+
+def _add_task(context: CampaignContext, step: _Step, ours: str | None) -> WriteTask:
+    row = step.target.row
+    in_place = SyncItem(product_id=row.product_id, handle=row.handle, main=row.main, media_id=row.media_id,
+                        alt=row.alt, variant_ids=list(row.variant_ids or ()), source_digest=row.source_digest,
+                        replaces_ours=ours or row.new_media_id)
+    return ours_task(in_place, context.sync.blobs.get(step.digest), step.render, step.target.policy,
+                     step.target.sync_id)
 
 
 def _ours(marks: Mapping[str, MediaMark], original: str) -> MediaMark | None:

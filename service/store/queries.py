@@ -119,6 +119,16 @@ mutation FileUpdate($files: [FileUpdateInput!]!) {
 }
 """
 
+# A file whose new content failed processing is FAILED until acknowledged (then READY again, updatable).
+FILE_ACKNOWLEDGE_UPDATE_FAILED = """
+mutation FileAcknowledgeUpdateFailed($fileIds: [ID!]!) {
+  fileAcknowledgeUpdateFailed(fileIds: $fileIds) {
+    files { id fileStatus }
+    userErrors { field message code }
+  }
+}
+"""
+
 PRODUCT_REORDER_MEDIA = """
 mutation ProductReorderMedia($id: ID!, $moves: [MoveInput!]!) {
   productReorderMedia(id: $id, moves: $moves) {
@@ -186,4 +196,5 @@ mutation ProductVariantAppendMedia($productId: ID!, $variantMedia: [ProductVaria
 
 DOCUMENTS = (SHOP_ACCESS, PRODUCTS_PAGE, PRODUCTS_COUNT, BULK_PRODUCTS_RUN, BULK_OPERATION_STATUS,
              STAGED_UPLOADS_CREATE, PRODUCT_ADD_MEDIA, FILE_UPDATE, PRODUCT_REORDER_MEDIA, FILE_DELETE, METAFIELDS_SET,
-             PRODUCT_METAFIELD, PRODUCT_MEDIA, PRODUCT_VARIANT_MEDIA, PRODUCT_VARIANT_APPEND_MEDIA, MEDIA_STATUS)
+             PRODUCT_METAFIELD, PRODUCT_MEDIA, PRODUCT_VARIANT_MEDIA, PRODUCT_VARIANT_APPEND_MEDIA, MEDIA_STATUS,
+             FILE_ACKNOWLEDGE_UPDATE_FAILED)

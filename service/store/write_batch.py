@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -136,6 +136,84 @@ def write_batch(client: writeback.ShopifyClient, tasks: Sequence[WriteTask],
     for index, item in written.items():
         outcomes[index] = item.new_media
     return [outcomes[index] for index in range(len(tasks))]
+
+
+class ProcessingFailedError(ProductWriteError):
+    """The store took the new content but could not process it (its previous content was put back)."""
+
+
+@dataclass(frozen=True)
+class ContentTask:
+    """New content for a photo of ours already on a product (a campaign's theme on, or off): same media, same
+    place and links; `marks` are the product's marks afterwards; `previous` the bytes it shows now, put back if
+    the store cannot process the new ones."""
+
+    product_id: str
+    media_id: str
+    data: bytes
+    filename: str
+    mime_type: str
+    marks: dict[str, MediaMark]
+    previous: bytes
+
+
+def content_task(product_id: str, ours: MediaMark, marks: Mapping[str, MediaMark], data: bytes, render: dict,
+                 previous: bytes) -> ContentTask:
+    """Our photo `ours` shown in `render`'s look (a re-render of the same cut) instead."""
+    extension = "jpg" if render["format"] == "jpeg" else render["format"]
+    look = look_hash(render)
+    after = {**marks, ours.media_id: dataclasses.replace(ours, look=look)}
+    return ContentTask(product_id, ours.media_id, data, file_name(look, ours.source, extension),
+                       MIME[render["format"]], after, previous)
+
+
+def replace_contents(client: writeback.ShopifyClient, tasks: Sequence[ContentTask],
+                     polling: writeback.ReadyPolling = READY_POLLING) -> list[Outcome]:
+    """Give each task's photo its new content, in batches of calls (staged uploads, fileUpdate, status, marks):
+    a few points for the whole batch instead of a productUpdate per product. A product the store refuses gets
+    its refusal (the caller may add the photo instead); one whose new content fails processing gets its
+    previous content back and fails."""
+    if len({task.product_id for task in tasks}) != len(tasks) or len(tasks) > BATCH_SIZE:
+        raise ValueError(f"a batch holds at most {BATCH_SIZE} tasks, of different products")
+    outcomes: dict[int, Outcome] = {}
+    targets = _each_or_all(range(len(tasks)), outcomes, lambda indices: writeback.stage_uploads(
+        client, [(tasks[i].filename, tasks[i].mime_type, len(tasks[i].data)) for i in indices]))
+    sources: dict[int, str] = {}
+    for index, target in targets.items():
+        task = tasks[index]
+        try:
+            sources[index] = writeback.post_staged(client, target, task.data, task.filename, task.mime_type)
+        except ProductWriteError as exc:
+            outcomes[index] = exc
+    updated = _each_or_all(list(sources), outcomes, lambda indices: writeback.replace_files(
+        client, {tasks[i].media_id: sources[i] for i in indices}))
+    statuses = writeback.wait_ready(client, [tasks[i].media_id for i in updated], polling) if updated else {}
+    for index in list(updated):
+        status = statuses.get(tasks[index].media_id, "MISSING")
+        if status != "READY":
+            _put_previous(client, tasks[index], failed=status == "FAILED")
+            outcomes[index] = ProcessingFailedError(
+                f"the store could not process the new photo ({status.lower()}): the previous one is back")
+            del updated[index]
+    _each_or_all(list(updated), outcomes, lambda indices: writeback.write_marks_of(
+        client, {tasks[i].product_id: tasks[i].marks for i in indices}))
+    for index in updated:
+        if index in outcomes:  # its marks were refused: the photo shows what its marks say again
+            _put_previous(client, tasks[index])
+        else:
+            outcomes[index] = tasks[index].media_id
+    return [outcomes[index] for index in range(len(tasks))]
+
+
+def _put_previous(client: writeback.ShopifyClient, task: ContentTask, *, failed: bool = False) -> None:
+    try:
+        if failed:
+            writeback.acknowledge_failed(client, [task.media_id])
+        target = writeback.stage_uploads(client, [(task.filename, task.mime_type, len(task.previous))])[0]
+        source = writeback.post_staged(client, target, task.previous, task.filename, task.mime_type)
+        writeback.replace_files(client, {task.media_id: source})
+    except ProductWriteError as exc:
+        log.warning("%s: could not put the previous photo back on %s: %s", task.product_id, task.media_id, exc)
 
 
 def _await_processing(client: writeback.ShopifyClient, written: dict[int, _Written], indices: list[int],

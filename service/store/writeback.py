@@ -136,6 +136,21 @@ def wait_ready(client: ShopifyClient, media_ids: Iterable[str], polling: ReadyPo
     return found
 
 
+def replace_files(client: ShopifyClient, sources: Mapping[str, str]) -> None:
+    """New content (an uploaded resourceUrl) for existing media, by media id: one fileUpdate. The media keeps
+    its id, place, alt text and variant links; the store processes it again."""
+    _check("fileUpdate", client.execute(queries.FILE_UPDATE, {"files": [
+        {"id": media_id, "originalSource": source} for media_id, source in sources.items()]}).get("fileUpdate"))
+
+
+def acknowledge_failed(client: ShopifyClient, media_ids: Iterable[str]) -> None:
+    """Clear FAILED (a failed content update) so the file can be updated again."""
+    ids = list(media_ids)
+    if ids:
+        _check("fileAcknowledgeUpdateFailed", client.execute(queries.FILE_ACKNOWLEDGE_UPDATE_FAILED, {
+            "fileIds": ids}).get("fileAcknowledgeUpdateFailed"))
+
+
 def move_media(client: ShopifyClient, product_id: str, media_id: str, position: int) -> None:
     moved = client.execute(queries.PRODUCT_REORDER_MEDIA, {"id": product_id, "moves": [
         {"id": media_id, "newPosition": str(position)}]}).get("productReorderMedia")

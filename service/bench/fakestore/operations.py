@@ -157,6 +157,7 @@ def product_add_media(store: Shop, variables: dict) -> Resolved:
         store.media_count += 1
         waits = store.media_polls_to_ready
         fails = product.id in store.failing_processing
+        store.failing_processing.discard(product.id)
         product.media.append(FakeMedia(id=f"{MEDIA_GID}{store.media_count}", file_name=file_name,
                                        alt=str(entry.get("alt") or ""), polls_to_ready=waits, fails=fails,
                                        status="PROCESSING" if waits or fails else "READY"))
@@ -174,6 +175,10 @@ def file_update(store: Shop, variables: dict) -> Resolved:
         if problem:
             errors.append({"field": ["files", str(index), "id"], "message": problem, "code": "INVALID"})
             continue
+        if media.status != "READY":
+            errors.append({"field": ["files", str(index), "id"], "message": "Non-ready files cannot be updated.",
+                           "code": "NON_READY_STATE"})
+            continue
         if entry.get("alt") is not None:
             media.alt = str(entry["alt"])
         if entry.get("originalSource"):
@@ -182,7 +187,10 @@ def file_update(store: Shop, variables: dict) -> Resolved:
                 errors.append({"field": ["files", str(index), "originalSource"],
                                "message": "originalSource was not uploaded", "code": "INVALID"})
                 continue
-            media.file_name = file_name
+            media.file_name = file_name  # new content, same media: processed again
+            media.polls_to_ready, media.fails = store.media_polls_to_ready, owner.id in store.failing_processing
+            store.failing_processing.discard(owner.id)
+            media.status = "PROCESSING" if media.polls_to_ready or media.fails else "READY"
         node = media.node(store.url)
         files.append({"id": media.id, "alt": media.alt, "image": node["image"]})
     return {"fileUpdate": {"files": files, "userErrors": errors}}, MUTATION_COST, MUTATION_COST
@@ -273,6 +281,19 @@ def product_variant_media(store: Shop, variables: dict) -> Resolved:
     return {"product": {"id": product.id, "variants": {"nodes": nodes}}}, 402, 2 + 2 * len(nodes)
 
 
+def file_acknowledge_update_failed(store: Shop, variables: dict) -> Resolved:
+    files, errors = [], []
+    for index, file_id in enumerate(variables["fileIds"]):
+        _, media = store.media(str(file_id))
+        if media is None:
+            errors.append({"field": ["fileIds", str(index)], "message": "File does not exist", "code": "INVALID"})
+            continue
+        if media.status == "FAILED":
+            media.status = "READY"
+        files.append({"id": media.id, "fileStatus": media.status})
+    return {"fileAcknowledgeUpdateFailed": {"files": files, "userErrors": errors}}, MUTATION_COST, MUTATION_COST
+
+
 def media_status(store: Shop, variables: dict) -> Resolved:
     """nodes(ids:) on media: each read brings a PROCESSING media one step closer to READY (or FAILED)."""
     nodes = []
@@ -328,6 +349,7 @@ RESOLVERS: dict[str, Callable[[Shop, dict], Resolved]] = {
     "ProductVariantMedia": product_variant_media,
     "ProductVariantAppendMedia": product_variant_append_media,
     "MediaStatus": media_status,
+    "FileAcknowledgeUpdateFailed": file_acknowledge_update_failed,
 }
 
 

@@ -7,7 +7,7 @@ image files and bulk results, all served by one ThreadingHTTPServer in a backgro
 
 Hooks for tests: `fail_next` (HTTP 429/5xx), `fail_product` (userErrors for a product), `revoke_token` (401),
 `revoke_after` (401 once an operation has been answered n times), `media_polls_to_ready` (new media stay
-PROCESSING for that many status reads), `failing_processing` (products whose new media end FAILED), `scopes`,
+PROCESSING for that many status reads), `failing_processing` (products whose next new content ends FAILED), `scopes`,
 a configurable LeakyBucket (`bucket`, `drain`). Counters: `requests`, `operations`, `throttled`,
 `upload_posts`, `downloads`, `injected_failures`, `auth_failures`.
 """
@@ -50,7 +50,7 @@ class FakeShopify:
         self.bucket = bucket or LeakyBucket()
         self.bulk_polls_before_done = bulk_polls_before_done
         self.media_polls_to_ready = media_polls_to_ready  # new media stay PROCESSING for this many status reads
-        self.failing_processing: set[str] = set()  # products whose new media end FAILED (an unreadable file)
+        self.failing_processing: set[str] = set()  # products whose next new content ends FAILED (once)
         self.lock = threading.RLock()
         self.products: dict[str, FakeProduct] = {product.id: product for product in products}
         self.images: dict[str, bytes] = {}

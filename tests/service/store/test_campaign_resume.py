@@ -96,6 +96,40 @@ def test_a_refused_product_fails_alone_and_a_store_outage_postpones_the_rest(wor
     assert made.main_image(P2)[1] == published[P2][1]
 
 
+def test_new_content_the_store_cannot_process_is_undone_and_fails_that_image_alone(world) -> None:
+    made, context = world
+    published = {pid: made.main_image(pid) for pid in (P1, P2)}
+    made.shop.media_polls_to_ready = 1  # the store processes new content after it answers
+    made.shop.failing_processing.add(P1)
+    campaign_id = start_now(made)
+    run_due(made, context)
+    report = campaigns.get_campaign(made.database, campaign_id)
+    assert report.counts["failed"] == 1 and report.counts["applied"] == 1, report
+    assert made.main_image(P1)[1] == published[P1][1]  # the evergreen bytes are back on the same media
+    assert made.main_image(P2)[0] == published[P2][0] and made.main_image(P2)[1] != published[P2][1]
+    with made.database.session() as db:
+        failed = db.query(CampaignItem).filter(CampaignItem.product_id == P1).one()
+    assert "could not process the new photo" in failed.reason
+
+
+def test_ours_removed_by_the_seller_is_added_again_themed(world) -> None:
+    made, context = world
+    published = {pid: made.main_image(pid) for pid in (P1, P2)}
+    with made.shop.lock:  # the seller deleted our photo of P1 (its mark stays behind)
+        product = made.shop.products[P1]
+        product.media = [media for media in product.media if media.id != published[P1][0]]
+    added = made.shop.operations["ProductAddMedia"]
+    campaign_id = start_now(made)
+    run_due(made, context)
+    report = campaigns.get_campaign(made.database, campaign_id)
+    assert report.counts["applied"] == 2, report
+    assert made.shop.operations["ProductAddMedia"] == added + 1  # P1 added again; P2 got new content in place
+    assert made.main_image(P2)[0] == published[P2][0]
+    with made.database.session() as db:
+        ours = db.query(SyncItem).filter(SyncItem.product_id == P1).one().new_media_id
+    assert ours != published[P1][0] and ours in [media.id for media in made.shop.products[P1].media]
+
+
 def test_shop_redact_deletes_the_stores_campaigns(world) -> None:
     from service.store.webhooks_redact import redact_store
 

@@ -55,6 +55,7 @@ def test_applied_from_the_stored_layers_then_evergreen_back_byte_identical_acros
         world: CampaignWorld) -> None:
     published = {pid: world.main_image(pid) for pid in (P1, P2, P3)}
     staged_before = world.shop.operations["StagedUploadsCreate"]
+    added_before = world.shop.operations["ProductAddMedia"]
     with served(world):
         campaign = schedule(world, -timedelta(hours=1), timedelta(days=7))
         world.runner.run_pass()
@@ -63,10 +64,12 @@ def test_applied_from_the_stored_layers_then_evergreen_back_byte_identical_acros
         assert applied["state"] == "active", applied
         assert applied["counts"]["applied"] == 2 and applied["counts"]["skipped"] == 1, applied
         assert applied["applied_at"] is not None and applied["reverted_at"] is None
-        for pid in (P1, P2):  # the store shows the themed photo, in the evergreen one's place
+        for pid in (P1, P2):  # the store shows the themed photo: new content for the same media, in its place
             media_id, data = world.main_image(pid)
-            assert media_id != published[pid][0] and data != published[pid][1]
+            assert media_id == published[pid][0] and data != published[pid][1]
             assert look_of(world, pid) == marker.look_hash(_normalised(world))
+        assert world.shop.operations["ProductAddMedia"] == added_before  # nothing added: one fileUpdate a batch
+        assert world.shop.operations["FileUpdate"] == 1
         assert world.main_image(P3) == published[P3]  # opted out: untouched
         assert world.segmenter.calls == 0  # re-rendered from the stored layers: no segmentation
     world.clock.advance(timedelta(days=8))  # the end passes while the server is down
