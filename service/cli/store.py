@@ -25,7 +25,7 @@ from service.store.connections import (
     list_stores,
 )
 from service.store.secrets import secret_box
-from service.store.webhooks_config import WebhookChange, configure_webhooks
+from service.store.webhooks_config import MAX_SECRET_LENGTH, WebhookChange, configure_webhooks
 
 STORE_HELP = ("Connect a Shopify store to an API key, list and disconnect it, replace its photos (sync, revert), "
               "run seasonal campaigns, or round-trip a product CSV.")
@@ -41,17 +41,23 @@ def connect(
                               help="The custom app's Admin API access token (shpat_…)."),
     api_url: Optional[str] = typer.Option(None, "--api-url", help="An explicit Admin GraphQL URL (https; a local "
                                           "test store over http when in PROMPTCUT_STORE_API_ALLOW_HOSTS)."),
+    webhook_secret: Optional[str] = typer.Option(None, "--webhook-secret", help="The custom app's client secret, "
+                                                 "which signs its webhooks (or later: `store webhooks --secret`)."),
     data_dir: Optional[Path] = DataDirOption,
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
     """Check a shop's access token and keep it, encrypted, for an API key."""
+    if webhook_secret is not None and not 0 < len(webhook_secret.strip()) <= MAX_SECRET_LENGTH:
+        raise typer.BadParameter(f"give 1 to {MAX_SECRET_LENGTH} characters", param_hint="--webhook-secret")
     settings = settings_from(data_dir, database_url)
     rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout)
     with opened_database(settings) as database:
         box = secret_box(settings.secret_key.get_secret_value(), settings.data_dir)
         store = connect_store(database, box, key, shop, token, api_url=api_url, rules=rules)
+        if webhook_secret is not None:
+            configure_webhooks(database, box, store.id, WebhookChange(secret=webhook_secret))
     typer.echo(f"connected {store.shop_domain} as store {store.id} for key {store.key_id} "
-               f"(scopes: {', '.join(store.scopes)})")
+               f"(scopes: {', '.join(store.scopes)}; webhook secret {'set' if webhook_secret else 'not set'})")
 
 
 @store_app.command("list")

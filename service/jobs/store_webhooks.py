@@ -120,5 +120,8 @@ class StoreWebhookRunner:
         cutoff = utcnow() - timedelta(seconds=self._services.settings.lease_seconds)
         with self._services.database.session() as db:
             count = queue.requeue_stale(db, cutoff)
+            purged = queue.purge_finished(db, utcnow() - timedelta(days=queue.KEEP_DAYS))
         if count:
             log.warning("re-queued %d store webhook(s) whose lease expired", count)
+        if purged:
+            log.info("forgot %d store webhook(s) finished over %d days ago", purged, queue.KEEP_DAYS)

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from service.db.schema import StoreWebhook, utcnow
 
 MAX_ATTEMPTS = 3  # a delivery interrupted this many times (it kills the process?) is failed, not retried
+# Finished deliveries are kept this long (days), to recognise a duplicate: Shopify retries one for 48 hours.
+KEEP_DAYS = 7
+FINISHED = ("done", "skipped", "ignored", "failed")
 
 
 def next_queued(db: Session, limit: int = 10) -> list[str]:
@@ -61,3 +64,10 @@ def _requeue(db: Session, conditions: list) -> int:
                           .values(state="queued", claimed_by=None, claimed_at=None)
                           .execution_options(synchronize_session=False))
     return given_up.rowcount + requeued.rowcount
+
+
+def purge_finished(db: Session, before: datetime) -> int:
+    """Delete finished deliveries received before `before` (no duplicate of them can come any more)."""
+    result = db.execute(delete(StoreWebhook).where(StoreWebhook.state.in_(FINISHED), StoreWebhook.received_at < before)
+                        .execution_options(synchronize_session=False))
+    return result.rowcount

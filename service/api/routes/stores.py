@@ -28,6 +28,7 @@ from service.store.connections import (
 )
 from service.store.secrets import SecretBox, secret_box
 from service.store.shopify_api import RetryPolicy, StoreAuthError, StoreError, StoreUnavailableError
+from service.store.webhooks_config import MAX_SECRET_LENGTH, WebhookChange, configure_webhooks
 
 router = APIRouter(tags=["stores"])
 
@@ -42,6 +43,10 @@ class StoreIn(BaseModel):
     token: str = Field(min_length=1, max_length=500, description="The custom app's Admin API access token.")
     api_url: str | None = Field(default=None, max_length=2000,
                                 description="An explicit Admin GraphQL URL (https); normally left out.")
+    webhook_secret: str | None = Field(
+        default=None, min_length=1, max_length=MAX_SECRET_LENGTH,
+        description="The custom app's client secret, which signs its webhooks (also settable later, "
+                    "PATCH /v1/stores/{id}/webhooks). Kept encrypted, never returned.")
 
 
 class StoreOut(BaseModel):
@@ -89,8 +94,11 @@ async def create_store(body: StoreIn, request: Request, caller: Caller = Depends
         box = await in_thread(_box, settings.secret_key.get_secret_value(), settings.data_dir)
 
         def connect() -> ConnectedStore:
-            return connect_store(services.database, box, caller.key_id, body.shop, body.token,
-                                 api_url=body.api_url, rules=rules)
+            store = connect_store(services.database, box, caller.key_id, body.shop, body.token,
+                                  api_url=body.api_url, rules=rules)
+            if body.webhook_secret is not None:
+                configure_webhooks(services.database, box, store.id, WebhookChange(secret=body.webhook_secret))
+            return store
 
         store = await in_thread(connect)
     except (StoreError, StoreNotFoundError) as exc:

@@ -54,6 +54,20 @@ def test_the_token_can_come_from_the_environment(key_id: str, shop: FakeShopify,
     monkeypatch.setenv("PROMPTCUT_STORE_TOKEN", shop.token)
     result = run_cli("store", "connect", "--key", key_id, "--shop", "fake-shop", "--api-url", shop.api_url)
     assert result.returncode == 0, result.stderr
+    assert "webhook secret not set" in result.stdout
+
+
+def test_the_webhook_secret_can_be_given_when_connecting(key_id: str, shop: FakeShopify) -> None:
+    secret = "the app's client secret"
+    result = run_cli("store", "connect", "--key", key_id, "--shop", "fake-shop", "--token", shop.token,
+                     "--api-url", shop.api_url, "--webhook-secret", secret)
+    assert result.returncode == 0 and "webhook secret set" in result.stdout, result.stderr
+    store_id = result.stdout.split(" as store ", 1)[1].split()[0]
+    shown = run_cli("store", "webhooks", store_id)
+    assert "webhook secret set" in shown.stdout and secret not in shown.stdout + result.stdout
+    empty = run_cli("store", "connect", "--key", key_id, "--shop", "fake-shop", "--token", shop.token,
+                    "--api-url", shop.api_url, "--webhook-secret", " ")
+    assert empty.returncode == 2 and "--webhook-secret" in empty.stderr
 
 
 @pytest.mark.parametrize(("args", "expected"), [

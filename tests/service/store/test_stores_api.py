@@ -75,3 +75,19 @@ def test_connect_errors_use_the_error_shape(api, shop: FakeShopify) -> None:
         assert a.get("/v1/stores").json() == {"stores": []}
     anonymous = httpx.get(f"{url}/v1/stores", timeout=30)
     assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "unauthorized"
+
+
+def test_the_webhook_secret_can_be_given_when_connecting(api, shop: FakeShopify) -> None:
+    url, keys = api
+    secret = "the app's client secret"
+    with client(url, keys["a"]) as a:
+        too_long = a.post("/v1/stores", json={"shop": "fake-shop", "token": shop.token, "api_url": shop.api_url,
+                                              "webhook_secret": "x" * 501})
+        assert too_long.status_code in (400, 422) and "error" in too_long.json()
+        assert a.get("/v1/stores").json() == {"stores": []}  # refused before anything was connected
+        created = a.post("/v1/stores", json={"shop": "fake-shop", "token": shop.token, "api_url": shop.api_url,
+                                             "webhook_secret": secret})
+        assert created.status_code == 201 and secret not in created.text
+        settings = a.get(f"/v1/stores/{created.json()['id']}/webhooks")
+        assert settings.status_code == 200 and settings.json()["secret_set"] is True
+        assert secret not in settings.text

@@ -117,3 +117,29 @@ def test_a_delivery_left_running_by_a_killed_server_is_processed_after_a_restart
             row = world.wait(receipt.id)
         assert row.state == "done" and row.attempts == 2 and "1 published" in row.reason, row.reason
         assert "promptcut-" in _main_file(shop, product.id)
+
+
+def test_finished_deliveries_are_forgotten_after_the_retry_window_and_queued_ones_never(tmp_path: Path,
+                                                                                    shop: FakeShopify) -> None:
+    from datetime import timedelta
+
+    from service.store.webhooks_queue import KEEP_DAYS, purge_finished
+
+    with prepared_world(tmp_path, shop, auto_process=False) as offline:
+        ids = {}
+        for name in ("old-done", "old-queued", "new-done"):
+            body = json.dumps(product_payload(shop, "gid://shopify/Product/1001")).encode()
+            headers = WebhookHeaders("products/update", shop.shop_domain, signature(APP_SECRET, body), name,
+                                     "2025-10", datetime.now(timezone.utc).isoformat())
+            ids[name] = receive_webhook(offline.database, offline.box, headers, body).id
+        now = datetime.now(timezone.utc)
+        with offline.database.session() as db:
+            for name, state, age in (("old-done", "done", KEEP_DAYS + 1), ("old-queued", "queued", KEEP_DAYS + 1),
+                                     ("new-done", "done", KEEP_DAYS - 1)):
+                db.execute(update(StoreWebhook).where(StoreWebhook.id == ids[name])
+                           .values(state=state, received_at=now - timedelta(days=age)))
+        with offline.database.session() as db:
+            assert purge_finished(db, now - timedelta(days=KEEP_DAYS)) == 1
+        with offline.database.session() as db:
+            left = set(db.scalars(select(StoreWebhook.webhook_id)))
+        assert left == {"old-queued", "new-done"}
