@@ -19,7 +19,7 @@ ENV PATH="/app/.venv/bin:${PATH}" \
     PROMPTCUT_MODELS=/models \
     PROMPTCUT_HOST=0.0.0.0
 RUN useradd --create-home --uid 10001 promptcut \
-    && mkdir -p /data /models && chown promptcut /data /models
+    && mkdir -p /data /models && chown promptcut /data /models && chmod 700 /data
 USER 10001
 # Jobs, items, API keys and artifacts live in /data; neural models (optional) in /models.
 VOLUME ["/data", "/models"]

@@ -7,13 +7,16 @@ write_atomic: never leaves a partial output file behind.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
 import struct
 import tempfile
+import threading
 import warnings
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -239,12 +242,62 @@ def _to_srgb(colour: Image.Image | np.ndarray, icc: bytes | None) -> tuple[np.nd
 _LAB_KEY = b"LAB"
 
 
-@lru_cache(maxsize=32)
+# Real profiles are a few KB (the largest common ones ~0.5 MB). A bigger one is ignored, as if absent: cached
+# profiles and transforms must not let a few uploads hold gigabytes.
+MAX_ICC_BYTES = 1_000_000
+CACHED_PROFILES = 32
+
+
+class _HashKeyedCache:
+    """A small LRU keyed by the sha256 of a profile (never by its bytes), shared by worker threads."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> object | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, value: object) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def keys(self) -> list[tuple]:
+        with self._lock:
+            return list(self._entries)
+
+
+_PROFILES = _HashKeyedCache(CACHED_PROFILES)
+_TRANSFORMS = _HashKeyedCache(CACHED_PROFILES)
+
+
+def _profile_key(icc: bytes) -> str:
+    return hashlib.sha256(icc).hexdigest()
+
+
 def _profile(icc: bytes) -> ImageCms.ImageCmsProfile | None:
+    """The parsed profile, or None when it is too big or unparseable (failures are not cached: a stream of
+    distinct garbage profiles must not fill the cache)."""
+    if len(icc) > MAX_ICC_BYTES:
+        return None
+    key = (_profile_key(icc),)
+    found = _PROFILES.get(key)
+    if found is not None:
+        return found  # type: ignore[return-value]
     try:
-        return ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        parsed = ImageCms.ImageCmsProfile(io.BytesIO(icc))
     except (ImageCms.PyCMSError, OSError, TypeError, ValueError):
         return None
+    _PROFILES.put(key, parsed)
+    return parsed
 
 
 @lru_cache(maxsize=1)
@@ -258,14 +311,19 @@ def srgb_icc_bytes() -> bytes:
     return _srgb_profile().tobytes()
 
 
-@lru_cache(maxsize=32)
 def _transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform:
     """Cached source-profile → sRGB transform (building one costs milliseconds; catalogues repeat profiles).
     Shared by the service's worker threads, so built without littleCMS's one-pixel cache, which is the part
     of a transform that is not safe to use from two threads at once."""
+    key = (_profile_key(icc), mode)
+    found = _TRANSFORMS.get(key)
+    if found is not None:
+        return found  # type: ignore[return-value]
     source = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")) if icc == _LAB_KEY else _profile(icc)
-    return ImageCms.buildTransform(source, _srgb_profile(), mode, "RGB",
-                                   renderingIntent=ImageCms.Intent.PERCEPTUAL, flags=ImageCms.Flags.NOCACHE)
+    built = ImageCms.buildTransform(source, _srgb_profile(), mode, "RGB",
+                                    renderingIntent=ImageCms.Intent.PERCEPTUAL, flags=ImageCms.Flags.NOCACHE)
+    _TRANSFORMS.put(key, built)
+    return built
 
 
 def _is_srgb(profile: ImageCms.ImageCmsProfile) -> bool:
@@ -383,10 +441,10 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise OutputWriteError(f"cannot write output ({exc.strerror or _one_line(exc)})") from None
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make the rename durable. Not possible on every platform/filesystem, and the data is already safe."""
     try:
         fd = os.open(folder, os.O_RDONLY)

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: Path.home() / ".local" / "share" / "promptcut")
     # "" → a SQLite file in data_dir (zero set-up); e.g. postgresql+psycopg://user@host/db when scaled out.
     database_url: str = ""
+    # False (`promptcut serve --no-migrate`): the server never changes the schema; it refuses to start unless the
+    # database is at the head revision (`promptcut migrate` brings it there, e.g. as a more privileged account).
+    migrate_on_start: bool = True
     # Same variable (PROMPTCUT_MODELS) as the CLI's --models option.
     models: Path = Field(default_factory=lambda: Path.home() / ".cache" / "promptcut" / "models")
     segmenter: str = "auto"
@@ -35,6 +38,8 @@ class Settings(BaseSettings):
     queue_size: int = Field(default=8, ge=1)  # pending work held in memory by the pool; beyond → 429
 
     max_upload_bytes: int = Field(default=25_000_000, gt=0)
+    # Any body that is not a multipart upload (JSON: URLs and options). 500 items with long URLs fit in ~1.5 MB.
+    max_json_bytes: int = Field(default=4_000_000, gt=0)
     max_pixels: int = Field(default=40_000_000, gt=0)
     max_items_per_job: int = Field(default=500, ge=1)
     max_concurrent_jobs_per_key: int = Field(default=4, ge=1)

@@ -100,7 +100,8 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
     # Outermost last: metrics see every response, including 413s from the body limit and 500s.
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_upload_bytes=settings.max_upload_bytes,
+                       max_json_bytes=settings.max_json_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

@@ -30,13 +30,17 @@ class BodyTooLarge(HTTPException):
 class BodyLimitMiddleware:
     """Caps every request body before any parser buffers it (Content-Length up front, then while streaming).
 
-    limit_for(path, method) → bytes allowed."""
+    limit_for(scope) → bytes allowed: a JSON body gets its own, small cap (it carries URLs and options, never
+    photos: a JSON parser holds several times its size in memory), uploads the upload limit."""
 
-    def __init__(self, app: ASGIApp, max_upload_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_upload_bytes: int, max_json_bytes: int) -> None:
         self.app = app
         self.max_upload_bytes = max_upload_bytes
+        self.max_json_bytes = max_json_bytes
 
     def limit_for(self, scope: Scope) -> int:
+        if not _header(scope, b"content-type").lower().startswith(b"multipart/"):
+            return min(self.max_json_bytes, self.max_upload_bytes + FORM_OVERHEAD_BYTES)
         if scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == "/v1/jobs":
             return self.max_upload_bytes * JOB_UPLOAD_FILES + FORM_OVERHEAD_BYTES
         return self.max_upload_bytes + FORM_OVERHEAD_BYTES
@@ -62,6 +66,13 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes:
+    for name, value in scope.get("headers", ()):
+        if name == wanted:
+            return value
+    return b""
 
 
 def _content_length(scope: Scope) -> int | None:

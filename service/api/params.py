@@ -175,6 +175,13 @@ def _pick(options: Mapping[str, Any], removebg: str, ours: str) -> tuple[str, An
     return None
 
 
+def refuse_theme_with_colour(options: Mapping[str, Any]) -> None:
+    """A theme brings its own background, so a colour next to it is a contradiction: 400 naming `theme`, the same
+    answer on every route that takes both (cut-outs, jobs, a job's theme swap)."""
+    if _present(options.get("theme")) and any(_present(options.get(name)) for name in ("bg_color", "background")):
+        raise _bad("theme", "give either a theme or a background colour, not both")
+
+
 def render_options(options: Mapping[str, Any], *, max_pixels: int, base: Mapping[str, Any] | None = None) -> dict:
     """Output options (any of OPTION_NAMES; others are ignored here) → a RenderRequest dict, validated.
 
@@ -197,8 +204,7 @@ def render_options(options: Mapping[str, Any], *, max_pixels: int, base: Mapping
         render["background"] = parse_colour_option(*background)
         render["theme"] = None
     if _present(options.get("theme")):
-        if background is not None:
-            raise _bad("theme", "give either a theme or a background colour, not both")
+        refuse_theme_with_colour(options)
         render["theme"] = parse_theme("theme", options["theme"])
         render["background"] = None
 

@@ -75,6 +75,8 @@ class JobOut(BaseModel):
     original_render: dict[str, Any]
     callback_url: str | None
     webhook_state: str | None
+    webhook_error: str | None = Field(default=None, description="Why the webhook failed: the host and an HTTP "
+                                      "status or a fetch error code (never the URL's path)")
     results_url: str
     items: list[ItemOut] | None = Field(default=None, description="Absent in listings.")
 

@@ -43,6 +43,8 @@ COMMANDS = {
     ),
     "prompts": Command("service.cli.prompts", "Print the PromptSet of each TITLE as one JSON line."),
     "serve": Command("service.cli.serve", "Serve the HTTP API, the seller page (/) and the API docs (/docs)."),
+    "migrate": Command("service.cli.migrate",
+                       "Bring the service database to the current schema and print its revision before and after."),
     "models": Command(
         "service.cli.models",
         "Models: what is present (status), fetching them (pull), registering a cut-out model file (add).",

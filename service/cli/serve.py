@@ -40,12 +40,18 @@ def serve(
         None, "--segmenter", help="auto | neural | salient | classical (default auto)."
     ),
     models: Optional[Path] = typer.Option(None, "--models", help="Model folder (env PROMPTCUT_MODELS)."),
+    migrate: Optional[bool] = typer.Option(
+        None, "--migrate/--no-migrate",
+        help="Apply pending database migrations on start (the default; env PROMPTCUT_MIGRATE_ON_START). With "
+        "--no-migrate the server never changes the schema and refuses to start unless `promptcut migrate` has "
+        "brought the database to the current revision.",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="critical | error | warning | info | debug."),
 ) -> None:
     """Serve the HTTP API, the seller page (/) and the API docs (/docs)."""
     overrides = {
         "host": host, "port": port, "data_dir": data_dir, "database_url": database_url, "workers": workers,
-        "queue_size": queue_size, "segmenter": segmenter, "models": models,
+        "queue_size": queue_size, "segmenter": segmenter, "models": models, "migrate_on_start": migrate,
     }
     try:
         settings = Settings(**{name: value for name, value in overrides.items() if value is not None})
@@ -60,7 +66,8 @@ def serve(
     _check_port_free(settings.host, settings.port, fail)
     try:
         # Fail here with one line (not a lifespan traceback) when the database or the models are unusable.
-        open_database(settings.db_url).close()
+        open_database(settings.db_url, migrate=settings.migrate_on_start,
+                      require_current=not settings.migrate_on_start).close()
         chosen, notice = build_segmenter(settings)
     except PromptcutError as exc:
         raise fail(str(exc)) from None

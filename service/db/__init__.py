@@ -1,5 +1,17 @@
 """Persistence: SQLAlchemy models (schema), the database handle and migrations (connection), queries (repo)."""
 
-from service.db.connection import Database, DatabaseError, open_database
+from service.db.connection import (
+    Database,
+    DatabaseError,
+    Migration,
+    SchemaNotCurrentError,
+    head_revision,
+    migrate_database,
+    open_database,
+    schema_revision,
+)
 
-__all__ = ["Database", "DatabaseError", "open_database"]
+__all__ = [
+    "Database", "DatabaseError", "Migration", "SchemaNotCurrentError", "head_revision", "migrate_database",
+    "open_database", "schema_revision",
+]

@@ -110,7 +110,7 @@ def _new_item(key_id: str, new: NewItem, render: Mapping[str, Any], job_id: str 
 def _add_original(db: Session, item: Item, new: NewItem) -> None:
     if new.original is not None:
         ref = new.original
-        add_artifact(db, item.id, "original", ref.digest, ref.size, ref.content_type)
+        add_artifact(db, item.id, "original", ref.digest, ref.size, ref.content_type, version=0)
 
 
 def create_job(db: Session, key_id: str, items: Iterable[NewItem], render: Mapping[str, Any],
@@ -252,9 +252,10 @@ def claim_item(db: Session, item_id: str, worker: str) -> bool:
 
 
 def _add_artifacts(db: Session, item_id: str, artifacts: Mapping[str, str | ArtifactRef]) -> None:
+    version = db.scalar(select(Item.version).where(Item.id == item_id))  # the one just recorded
     for kind, value in artifacts.items():
         ref = value if isinstance(value, ArtifactRef) else ArtifactRef(value)
-        add_artifact(db, item_id, kind, ref.digest, ref.size, ref.content_type)
+        add_artifact(db, item_id, kind, ref.digest, ref.size, ref.content_type, version=version)
 
 
 def _after_item_change(db: Session, item_id: str) -> None:
@@ -415,8 +416,11 @@ def claim_webhook(db: Session, job_id: str) -> bool:
     return result.rowcount == 1
 
 
-def set_webhook_state(db: Session, job_id: str, delivered: bool) -> None:
-    db.execute(update(Job).where(Job.id == job_id).values(webhook_state="sent" if delivered else "failed")
+def set_webhook_state(db: Session, job_id: str, delivered: bool, problem: str | None = None) -> None:
+    """sent, or failed with why (`problem`: one line naming the host, never the URL's path)."""
+    db.execute(update(Job).where(Job.id == job_id)
+               .values(webhook_state="sent" if delivered else "failed",
+                       webhook_error=None if delivered else (problem or "not delivered")[:300])
                .execution_options(synchronize_session=False))
     _expire(db, Job, job_id)
 
@@ -425,12 +429,12 @@ def set_webhook_state(db: Session, job_id: str, delivered: bool) -> None:
 
 
 def add_artifact(db: Session, item_id: str, kind: str, digest: str, size: int | None = None,
-                 content_type: str | None = None) -> Artifact:
+                 content_type: str | None = None, *, version: int | None = None) -> Artifact:
     """Record that `item_id` has a `kind` blob at `digest` in the ArtifactStore; it becomes the current one."""
     if not is_digest(digest):
         raise ValueError(f"not a sha256 hex digest: {digest!r:.80}")
     row = Artifact(item_id=item_id, kind=kind, digest=digest, size=size, content_type=content_type,
-                   created_at=utcnow())
+                   created_at=utcnow(), version=version)
     db.add(row)
     db.flush()
     return row
@@ -440,6 +444,15 @@ def current_artifacts(db: Session, item_id: str) -> dict[str, str]:
     """kind → digest of the newest artifact of each kind."""
     rows = db.execute(select(Artifact.kind, Artifact.digest).where(Artifact.item_id == item_id).order_by(Artifact.id))
     return {kind: digest for kind, digest in rows}
+
+
+def artifact_at(db: Session, item_id: str, kind: str, version: int) -> Artifact | None:
+    """The artifact of one kind that the item showed at `version`: the newest recorded at or before it. None
+    when there is none — or only rows from before versions were recorded, which cannot be placed."""
+    query = (select(Artifact).where(Artifact.item_id == item_id, Artifact.kind == kind,
+                                    Artifact.version.is_not(None), Artifact.version <= version)
+             .order_by(Artifact.id.desc()).limit(1))
+    return db.scalar(query)
 
 
 def current_artifact(db: Session, item_id: str, kind: str) -> Artifact | None:

@@ -94,6 +94,7 @@ class Job(Base):
     original_render: Mapped[dict[str, Any]] = mapped_column(JSON)  # the render at creation: "back to original"
     callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     webhook_state: Mapped[str | None] = mapped_column(String(16), nullable=True)  # sending | sent | failed
+    webhook_error: Mapped[str | None] = mapped_column(String(300), nullable=True)  # why it failed (host only)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -141,6 +142,8 @@ class Artifact(Base):
     size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The item version that produced it (None: written before versions were recorded).
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class StoreConnection(Base):

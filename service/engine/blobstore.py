@@ -1,8 +1,9 @@
 """Content-addressed blob store on disk: a blob lives at root/ab/cd/<sha256 hex> and is never rewritten.
 
 Identical bytes are stored once. Writes are atomic (temp file + rename), so a reader or a crash never leaves a
-half-written blob under its final name. Digests are validated before they touch the filesystem, so a digest
-taken from a request or the database can never name a path outside the store.
+half-written blob under its final name. Blobs are private to the service account: files 0600, folders 0700
+whatever the umask (service/private_files.py). Digests are validated before they touch the filesystem, so a
+digest taken from a request or the database can never name a path outside the store.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import re
 import tempfile
 from pathlib import Path
 
-from fusion.errors import PromptcutError
-from fusion.imageio import write_atomic  # numpy/PIL: only needed when writing
+from fusion.errors import OutputWriteError, PromptcutError
+from service.private_files import make_private_dir, write_private_atomic
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -45,7 +46,11 @@ class ArtifactStore:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if not target.exists():
-            write_atomic(target, data)
+            try:
+                write_private_atomic(target, data)
+            except OSError as exc:
+                reason = exc.strerror or " ".join(str(exc).split())[:200] or type(exc).__name__
+                raise OutputWriteError(f"cannot store an artifact ({reason})") from None
         return digest
 
     def get(self, digest: str) -> bytes:
@@ -61,7 +66,7 @@ class ArtifactStore:
     def writable(self) -> bool:
         """Whether a blob can be written now (for readiness checks): writes and removes a probe file."""
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.root)
             fd, name = tempfile.mkstemp(dir=self.root, prefix=".probe.")
             os.close(fd)
             os.unlink(name)

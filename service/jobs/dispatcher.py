@@ -23,7 +23,7 @@ from service.jobs.payloads import job_json
 from service.jobs.pool import BACKGROUND, PoolClosed, PoolFull
 from service.jobs.runtime import Services
 from service.jobs.tasks import run_job_item
-from service.net.webhooks import post_webhook
+from service.net.webhooks import deliver_webhook
 
 log = logging.getLogger("promptcut.dispatcher")
 
@@ -147,10 +147,10 @@ class JobDispatcher:
             url = job.callback_url
             key = db.get(ApiKey, job.key_id)
             secret = key.key_hash if key is not None else None  # = webhooks.secret_for_key(the API key)
-        delivered = post_webhook(url, _jsonable(payload), services.settings, secret=secret)
-        services.metrics.webhooks.labels("sent" if delivered else "failed").inc()
+        problem = deliver_webhook(url, _jsonable(payload), services.settings, secret=secret)
+        services.metrics.webhooks.labels("sent" if problem is None else "failed").inc()
         with services.database.session() as db:
-            repo.set_webhook_state(db, job_id, delivered)
+            repo.set_webhook_state(db, job_id, problem is None, problem)
 
 
 def _jsonable(value):

@@ -55,6 +55,7 @@ def job_json(job: Job, counts: dict[str, int], items: list[Item] | None) -> dict
         "original_render": dict(job.original_render or {}),
         "callback_url": job.callback_url,
         "webhook_state": job.webhook_state,
+        "webhook_error": job.webhook_error,
         "results_url": f"/v1/jobs/{job.id}/results.zip",
         "items": listed,
     }

@@ -13,6 +13,7 @@ from service.engine.engine import Engine
 from service.jobs.dispatcher import JobDispatcher
 from service.jobs.pool import WorkerPool
 from service.jobs.runtime import Services
+from service.private_files import make_private_dir
 from service.prometheus import Metrics
 from service.settings import Settings
 
@@ -20,10 +21,12 @@ log = logging.getLogger("promptcut.api")
 
 
 def start_services(settings: Settings, metrics: Metrics, segmenter: Segmenter | None = None) -> Services:
-    """Open the database (migrations), recover interrupted items, build the segmenter and engine once, start
+    """Open the database (migrations, unless settings.migrate_on_start is False: then only the check that it is
+    at the head revision), recover interrupted items, build the segmenter and engine once, start
     the pool and the job dispatcher. Blocking: call it from a thread."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = open_database(settings.db_url)
+    make_private_dir(settings.data_dir)
+    database = open_database(settings.db_url, migrate=settings.migrate_on_start,
+                             require_current=not settings.migrate_on_start)
     prefix = f"{settings.instance_name}/" if settings.instance_name else ""
     with database.session() as db:
         recovered = repo.recover_on_start(db, claimed_by_prefix=prefix or None)

@@ -15,6 +15,7 @@ import json
 import logging
 import ssl
 import time
+from urllib.parse import urlsplit
 
 from service.net.fetch import (
     Deadline,
@@ -61,28 +62,43 @@ def post_webhook(
     url: str, payload: dict, settings: UrlSettings, *, secret: str | None = None,
     tls_context: ssl.SSLContext | None = None,
 ) -> bool:
+    """deliver_webhook, True when delivered."""
+    return deliver_webhook(url, payload, settings, secret=secret, tls_context=tls_context) is None
+
+
+def deliver_webhook(
+    url: str, payload: dict, settings: UrlSettings, *, secret: str | None = None,
+    tls_context: ssl.SSLContext | None = None,
+) -> str | None:
     """POST `payload` as JSON under the same address rules; redirects are not followed. With `secret`, the body
     is signed (`sign` above) in the X-Promptcut-Signature header.
 
-    Returns True on a 2xx answer within settings.webhook_timeout seconds. Never raises: a seller's broken
-    endpoint must not fail the job it reports on; the reason is logged as one line.
+    Returns None on a 2xx answer within settings.webhook_timeout seconds, else why not, in one line naming the
+    host only (a webhook URL's path often holds its own secret). Never raises: a seller's broken endpoint must
+    not fail the job it reports on.
     """
-    shown = "(invalid URL)"
+    host = _host(url)
     try:
         target = check_url(url, settings)
-        shown = target.shown
         body = json.dumps(payload, separators=(",", ":"), default=str).encode()
         deadline = Deadline(settings.webhook_timeout)
         extra = {SIGNATURE_HEADER: sign(secret, body)} if secret else {}
         response = request_checked(target, settings, deadline, tls_context, via="", method="POST", body=body,
-                            extra_headers=extra)
+                                   extra_headers=extra)
         with response:
             if 200 <= response.status < 300:
-                return True
-            log.warning("webhook %s answered HTTP %s", shown, response.status)
-            return False
+                return None
+            reason = f"{host} answered HTTP {response.status}"
     except FetchError as error:
-        log.warning("webhook not delivered: %s", error)
+        reason = f"{host}: {error.code}"
     except Exception as error:  # noqa: BLE001 — the contract is "never raises"; anything odd is a failed delivery
-        log.warning("webhook %s not delivered: %s", shown, type(error).__name__)
-    return False
+        reason = f"{host}: {type(error).__name__}"
+    log.warning("webhook not delivered: %s", reason)
+    return reason
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or "(no host)"
+    except ValueError:
+        return "(invalid URL)"

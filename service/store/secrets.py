@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from fusion.errors import PromptcutError
+from service.private_files import PRIVATE_FILE, make_private_dir
 
 VERSION = "v1"
 KEY_FILE_NAME = "secret.key"
@@ -94,10 +95,11 @@ def _key_file(path: Path) -> str:
     linked into place, so two servers starting together agree on one key and none reads a half-written file."""
     try:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(path.parent)  # 0700 for any folder made here, like the rest of the data directory
             staging = path.with_name(f".{path.name}.{os.getpid()}.{random_bytes.token_hex(4)}")
-            descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
             with os.fdopen(descriptor, "w") as handle:
+                os.fchmod(handle.fileno(), PRIVATE_FILE)  # exactly 0600 whatever the umask
                 handle.write(random_bytes.token_urlsafe(32) + "\n")
             try:
                 os.link(staging, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import struct
@@ -304,3 +305,28 @@ def test_write_atomic_failure_leaves_no_partial_file(
         write_atomic(existing, b"new")
     assert existing.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["existing.jpg"]
+
+
+def test_colour_profiles_are_cached_by_hash_bounded_and_failures_are_not_cached(monkeypatch) -> None:
+    from fusion import imageio
+
+    pixels = np.full((8, 8, 3), 128, np.uint8)
+    profile = _rgb_icc_profile("Linear RGB (cache test)", 1.0, SRGB_PRIMARIES_D50)
+    before = set(imageio._PROFILES.keys())
+    for _ in range(2):
+        assert decode_image(_save(Image.fromarray(pixels), "PNG", icc_profile=profile)).icc_converted
+    added = set(imageio._PROFILES.keys()) - before
+    assert added == {(hashlib.sha256(profile).hexdigest(),)}  # once, by its hash (never its bytes)
+    garbage = b"\0" * 200 + b"not a profile"
+    assert not decode_image(_save(Image.fromarray(pixels), "PNG", icc_profile=garbage)).icc_converted
+    assert set(imageio._PROFILES.keys()) - before == added  # a failure is not cached
+
+    other = _rgb_icc_profile("Linear RGB (too big)", 1.0, SRGB_PRIMARIES_D50)
+    monkeypatch.setattr(imageio, "MAX_ICC_BYTES", len(other) - 1)  # a profile over the cap is ignored
+    decoded = decode_image(_save(Image.fromarray(pixels), "PNG", icc_profile=other))
+    assert not decoded.icc_converted and (hashlib.sha256(other).hexdigest(),) not in imageio._PROFILES.keys()
+    np.testing.assert_array_equal(decoded.rgb, pixels)
+
+    for index in range(imageio.CACHED_PROFILES + 5):  # bounded: the oldest entries go
+        imageio._PROFILES.put((f"k{index}",), object())
+    assert len(imageio._PROFILES.keys()) == imageio.CACHED_PROFILES

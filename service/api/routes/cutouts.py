@@ -34,7 +34,8 @@ MAX_TEXT = 1000
 ERRORS = {
     status: {"model": ErrorBody, "description": description}
     for status, description in (
-        (400, "Bad option or image URL (invalid_option, unknown_theme, url_invalid, url_forbidden)"),
+        (400, "Bad option or image URL, or several image_file parts (invalid_option, unknown_theme, url_invalid, "
+              "url_forbidden)"),
         (401, "Missing, unknown or revoked API key"),
         (413, "Upload or image too large (file_too_large, too_large, image_too_large, url_too_large)"),
         (415, "Not an image (invalid_image)"),
@@ -101,6 +102,7 @@ async def create_cutout(
     }
     render = params.render_options(options, max_pixels=settings.max_pixels)
 
+    await _refuse_extra_image_files(request)
     url = (image_url or "").strip() or None
     has_file = image_file is not None and (image_file.size is None or image_file.size > 0 or url is None)
     if has_file and url:
@@ -151,6 +153,15 @@ async def create_cutout(
                 "image_base64": base64.b64encode(outcome.output).decode("ascii")}
         return JSONResponse(CutoutOut.model_validate(body).model_dump(mode="json"), headers=headers)
     return Response(outcome.output, media_type=outcome.content_type, headers=headers)
+
+
+async def _refuse_extra_image_files(request: Request) -> None:
+    """FastAPI binds one of several image_file parts and drops the rest unseen: a seller who sent two photos must
+    hear that only one is cut per request, not get one result back and think the other was handled."""
+    count = len((await request.form()).getlist("image_file"))  # the form FastAPI already parsed (cached)
+    if count > 1:
+        raise ApiError(400, "invalid_option", f"image_file given {count} times; a cut-out takes one photo "
+                       "(send several as a job: POST /v1/jobs)", field="image_file")
 
 
 def _wants_json(request: Request) -> bool:

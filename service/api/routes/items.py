@@ -3,6 +3,8 @@ clicks / box (corrections)."""
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +18,7 @@ from service.api.schemas import ErrorBody, ItemOut
 from service.api.uploads import sniff_content_type
 from service.db import repo
 from service.engine.correction_history import CorrectionChange
+from service.engine.result_meta import server_timing
 from service.jobs.payloads import item_json
 from service.jobs.tasks import NotReady, correct_item, reprompt_item
 
@@ -106,18 +109,30 @@ async def get_item(item_id: str, request: Request, caller: Caller = Depends(requ
     return await in_thread(_item_or_404, services, caller.key_id, item_id)
 
 
-def _artifact_bytes(services, key_id: str, item_id: str, kind: str) -> tuple[bytes, str, str, int]:
+def _artifact_bytes(services, key_id: str, item_id: str, kind: str,
+                    asked: int | None = None) -> tuple[bytes, str, str, int]:
+    """The bytes, type, digest and version of an item's `kind` image: the current one, or with `asked` the one
+    version `asked` showed (404 for a version it never had, or one from before versions were recorded)."""
     with services.database.session() as db:
         item = repo.get_item(db, key_id, item_id)
         if item is None:
             raise not_found("item")
-        if kind == "output" and item.state != "done":
+        if kind == "output" and item.state != "done" and asked is None:
             if item.state == "failed":
                 raise ApiError(409, "item_failed", f"item failed: {item.error_message or item.error_code}")
             raise ApiError(409, "not_ready", f"item is {item.state}; its result is not ready yet",
                            headers={"Retry-After": "1"})
-        artifact = repo.current_artifact(db, item_id, kind)
         version = item.version
+        if asked is None or (asked == version and item.state == "done"):
+            artifact = repo.current_artifact(db, item_id, kind)
+        elif 1 <= asked <= version:
+            artifact = repo.artifact_at(db, item_id, kind, asked)
+            version = asked
+        else:
+            artifact = None
+        if asked is not None and artifact is None:
+            raise ApiError(404, "not_found", f"item {item_id} has no stored result of version {asked} "
+                           f"(its current version is {item.version})")
     if artifact is None:
         raise ApiError(409, "not_ready", f"the item's {kind} image is not stored yet", headers={"Retry-After": "1"})
     data = services.store.get(artifact.digest)
@@ -129,14 +144,17 @@ def _sniff(data: bytes) -> str:
     return sniff_content_type(data)
 
 
-async def _image_response(request: Request, caller: Caller, item_id: str, kind: str) -> Response:
+async def _image_response(request: Request, caller: Caller, item_id: str, kind: str,
+                          asked: int | None = None) -> Response:
     services = get_services(request)
     try:
-        data, content_type, digest, version = await in_thread(_artifact_bytes, services, caller.key_id, item_id, kind)
+        data, content_type, digest, version = await in_thread(_artifact_bytes, services, caller.key_id, item_id, kind,
+                                                              asked)
     except PromptcutError as exc:
         raise from_library(exc) from None
     etag = f'"{digest[:32]}"'
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable" if request.query_params.get("v")
+    # A versioned link always names the same picture: it may be cached for good. The bare URL follows changes.
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable" if asked is not None
                else "private, no-cache", "X-Promptcut-Version": str(version)}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
@@ -149,10 +167,11 @@ async def _image_response(request: Request, caller: Caller, item_id: str, kind: 
 @router.get("/v1/items/{item_id}/result", response_class=Response,
             responses={200: _IMAGE, 409: {"model": ErrorBody, "description": "Not done yet (not_ready) or failed"},
                        **_ERRORS},
-            summary="The item's current result image")
+            summary="The item's current result image, or with ?v=N the one its version N showed (404 when it has no "
+                    "such version)")
 async def get_result(item_id: str, request: Request, caller: Caller = Depends(require_key),
                      v: int | None = None) -> Response:
-    return await _image_response(request, caller, item_id, "output")
+    return await _image_response(request, caller, item_id, "output", v)
 
 
 @router.get("/v1/items/{item_id}/original", response_class=Response,
@@ -166,11 +185,13 @@ async def get_original(item_id: str, request: Request, caller: Caller = Depends(
              responses={**_ERRORS, 400: {"model": ErrorBody}, 409: {"model": ErrorBody}, 429: {"model": ErrorBody}},
              summary="Retype the prompt for one item: reuses its stored segmentation, re-runs only the "
                      "prompt-dependent stages")
-async def reprompt(item_id: str, body: RepromptIn, request: Request, caller: Caller = Depends(require_key)) -> dict:
+async def reprompt(item_id: str, body: RepromptIn, request: Request, response: Response,
+                   caller: Caller = Depends(require_key)) -> dict:
     services = get_services(request)
     await in_thread(_item_or_404, services, caller.key_id, item_id)  # 404 before taking a worker
     prompt = body.prompt.strip()
     title = body.title.strip() if body.title is not None else None
+    started = time.perf_counter()
     try:
         await in_pool(services, lambda: reprompt_item(services, caller.key_id, item_id, prompt, title))
     except LookupError:
@@ -179,7 +200,14 @@ async def reprompt(item_id: str, body: RepromptIn, request: Request, caller: Cal
         raise ApiError(409, "not_ready", str(exc)) from None
     except PromptcutError as exc:
         raise from_library(exc) from None
-    return await in_thread(_item_or_404, services, caller.key_id, item_id)
+    return _timed(await in_thread(_item_or_404, services, caller.key_id, item_id), response, started)
+
+
+def _timed(item: dict, response: Response, started: float) -> dict:
+    """The new version's stage timings, and the whole fix as the server saw it, as Server-Timing."""
+    response.headers["Server-Timing"] = server_timing(item.get("metadata") or {},
+                                                      {"total": time.perf_counter() - started})
+    return item
 
 
 @router.post("/v1/items/{item_id}/corrections", response_model=ItemOut,
@@ -192,8 +220,10 @@ async def reprompt(item_id: str, body: RepromptIn, request: Request, caller: Cal
                         429: {"model": ErrorBody}},
              summary="Correct one item's cut with keep/remove clicks or a box, undo, go back to a version, or "
                      "clear: redone from its stored segmentation (no segmenter runs), as a new version")
-async def correct(item_id: str, body: CorrectionIn, request: Request, caller: Caller = Depends(require_key)) -> dict:
+async def correct(item_id: str, body: CorrectionIn, request: Request, response: Response,
+                  caller: Caller = Depends(require_key)) -> dict:
     services = get_services(request)
+    started = time.perf_counter()
     try:
         change = body.change()
     except PromptcutError as exc:
@@ -207,4 +237,4 @@ async def correct(item_id: str, body: CorrectionIn, request: Request, caller: Ca
         raise ApiError(409, "not_ready", str(exc), headers={"Retry-After": "1"}) from None
     except PromptcutError as exc:
         raise from_library(exc) from None
-    return await in_thread(_item_or_404, services, caller.key_id, item_id)
+    return _timed(await in_thread(_item_or_404, services, caller.key_id, item_id), response, started)

@@ -20,6 +20,7 @@ from service.api.deps import get_services, in_pool, in_thread
 from service.api.errors import ApiError, from_library, not_found
 from service.api.schemas import ErrorBody, JobList, JobOut
 from service.api.uploads import (
+    JOB_UPLOAD_FILES,
     archive_name,
     display_name,
     display_text,
@@ -155,6 +156,7 @@ async def _from_json(request: Request, settings) -> _Spec:
 
 
 async def _from_multipart(request: Request, settings) -> _Spec:
+    # The body cap bounds what parsing spools; too many photos get the clear answer below, not a parser error.
     form = await request.form(max_files=settings.max_items_per_job + 1, max_fields=len(params.OPTION_NAMES) + 8,
                               max_part_size=1024 * 1024)
     files = []
@@ -176,6 +178,9 @@ async def _from_multipart(request: Request, settings) -> _Spec:
             if name in options:
                 raise ApiError(400, "invalid_option", f"{name[:40]!r} given twice", field=name[:40])
             options[name] = value
+    if len(files) > JOB_UPLOAD_FILES:
+        raise ApiError(413, "too_many_items", f"a multipart job holds at most {JOB_UPLOAD_FILES} photos; send more "
+                       "as image URLs (JSON or the items field)", field="image_file")
     file_rows, url_rows = _rows(rows_text, len(files))
     if not files and not url_rows:
         raise ApiError(422, "missing_image", "a multipart job needs at least one image_file part or an items "
@@ -333,9 +338,9 @@ async def swap_theme(job_id: str, body: ThemeIn, request: Request, caller: Calle
     services = get_services(request)
     settings = services.settings
     given = {name: value for name, value in body.model_dump().items() if value is not None and value.strip()}
-    if len(given) != 1:
-        raise ApiError(422, "invalid_request", 'send exactly one of {"theme": "<name>" | "original"} or '
-                       '{"background": "<colour>"}')
+    if not given:
+        raise ApiError(422, "invalid_request", 'send {"theme": "<name>" | "original"} or {"background": "<colour>"}')
+    params.refuse_theme_with_colour(given)  # before "original" skips render_options: same answer as /v1/cutouts
 
     def new_render() -> dict:
         with services.database.session() as db:

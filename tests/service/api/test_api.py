@@ -157,6 +157,10 @@ def image_host(photos: dict[str, bytes]) -> Iterator[ImageHost]:
             length = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(length)
             host.signatures.append((raw, self.headers.get("X-Promptcut-Signature", "")))
+            if self.path.endswith("/broken-hook"):  # a seller's endpoint that fails
+                self.send_response(500)
+                self.end_headers()
+                return
             host.hooks.append(json.loads(raw))
             self.send_response(204)
             self.end_headers()
@@ -803,6 +807,61 @@ def test_bad_parameters_are_400_with_the_field(
 def test_too_long_title_is_422(api: Api, photos: dict[str, bytes]) -> None:
     with api.client() as client:
         assert_error(cutout(client, photos["coffee-cup"], title="x" * 5000), 422, "invalid_request", "title")
+
+
+def test_a_second_image_file_part_is_refused_not_dropped(api: Api, photos: dict[str, bytes]) -> None:
+    """One result for two photos would read as both handled: either order, the cut-out is refused by name."""
+    one, other = ("cup.jpg", photos["coffee-cup"], "image/jpeg"), ("cat.jpg", photos["chelsea-cat"], "image/jpeg")
+    with api.client() as client:
+        for parts in ([one, other], [other, one]):
+            response = client.post("/v1/cutouts", files=[("image_file", part) for part in parts])
+            body = assert_error(response, 400, "invalid_option", "image_file")
+            assert "2 times" in body["error"]["message"] and "X-Promptcut-Item" not in response.headers
+
+
+def test_a_theme_with_a_colour_gets_the_same_answer_from_cutouts_and_a_theme_swap(
+    api: Api, photos: dict[str, bytes]
+) -> None:
+    with api.client() as client:
+        job = client.post("/v1/jobs", json={"items": [{"image_url": f"{api.image_base}/rocket.jpg"}]}).json()
+        job = wait_job(client, job["id"])
+        expected = assert_error(cutout(client, photos["coffee-cup"], theme="spring", bg_color="fff"), 400,
+                                "invalid_option", "theme")
+        for body in ({"theme": "spring", "bg_color": "fff"}, {"theme": "spring", "background": "#ffffff"},
+                     {"theme": "original", "background": "white"}):
+            swap = client.post(f"/v1/jobs/{job['id']}/theme", json=body)
+            assert assert_error(swap, 400, "invalid_option", "theme") == expected, body
+        after = client.get(f"/v1/jobs/{job['id']}").json()
+        assert after["render"] == job["render"] and after["items"][0]["version"] == 1  # nothing re-rendered
+
+
+def test_framework_refusals_answer_their_documented_codes(api: Api) -> None:
+    with api.client() as client:
+        assert_error(client.get("/v1/cutouts"), 405, "method_not_allowed")
+        no_boundary = client.post("/v1/cutouts", content=b"--x--", headers={"Content-Type": "multipart/form-data"})
+        assert_error(no_boundary, 400, "bad_request")
+        assert_error(client.get("/v1/no-such-route"), 404, "not_found")
+
+
+def documented_error_codes() -> dict[str, set[int]]:
+    """code → the statuses of the rows of docs/api.md's error table that list it."""
+    section = (REPO / "docs" / "api.md").read_text().split("\n## Errors", 1)[1].split("\n## ", 1)[0]
+    codes: dict[str, set[int]] = {}
+    for statuses, listed in re.findall(r"^\| ([0-9][0-9 /]*) \| (.*) \|$", section, re.MULTILINE):
+        for code in re.findall(r"`([a-z_]+)`", listed):
+            codes.setdefault(code, set()).update(int(status) for status in statuses.split("/"))
+    return codes
+
+
+def test_every_error_code_of_the_api_is_in_the_docs_table() -> None:
+    from service.api.errors import _CODE_BY_STATUS, STATUS_BY_CODE
+    from service.api.middleware import BodyTooLarge
+
+    defined = {**STATUS_BY_CODE, **{code: status for status, code in _CODE_BY_STATUS.items()},
+               BodyTooLarge.code: 413, "internal": 500}
+    documented = documented_error_codes()
+    missing = {code: status for code, status in defined.items() if status not in documented.get(code, set())}
+    assert not missing, f"docs/api.md's error table lacks (code: status) {missing}"
 
 
 # ------------------------------------------------------------------------------------------------ SSRF

@@ -114,7 +114,7 @@ def test_migrations_create_the_schema_from_empty_and_match_the_models(database_u
         with first.engine.connect() as connection:
             tables = set(inspect(connection).get_table_names())
             assert {"api_keys", "jobs", "items", "artifacts", "alembic_version"} <= tables
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
             # The models and the migrations describe the same schema (a model change needs a migration).
             diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
                                     Base.metadata)
@@ -535,7 +535,11 @@ def test_settings_defaults_environment_and_database_url(monkeypatch, tmp_path: P
 
 
 def test_ids_never_start_with_a_dash_so_a_command_line_reads_them_as_arguments() -> None:
-    from service.db.schema import ID_LENGTH, new_id
+    from service.db.schema import _ID_ALPHABET, ID_LENGTH, new_id
 
-    ids = [new_id() for _ in range(3000)]  # a leading "-" had a 1-in-32 chance per id before
-    assert all(len(i) == ID_LENGTH and i[0].isalnum() for i in ids) and len(set(ids)) == len(ids)
+    ids = [new_id() for _ in range(20_000)]  # a leading "-" had a 1-in-64 chance per id before: ~300 here
+    assert [i for i in ids if i.startswith("-")] == []
+    assert {len(i) for i in ids} == {ID_LENGTH} and len(set(ids)) == len(ids)
+    # Same alphabet: the rest still uses all 64 characters, and the first every letter and digit (not fewer).
+    assert set("".join(i[1:] for i in ids)) == set(_ID_ALPHABET)
+    assert {i[0] for i in ids} == {ch for ch in _ID_ALPHABET if ch.isalnum()}

@@ -29,9 +29,9 @@ def test_put_returns_the_sha256_and_stores_under_a_two_level_fan_out(tmp_path: P
 def test_identical_bytes_are_stored_once(tmp_path: Path, monkeypatch) -> None:
     store = ArtifactStore(tmp_path)
     writes: list[Path] = []
-    real_write = service.engine.blobstore.write_atomic
-    monkeypatch.setattr(service.engine.blobstore, "write_atomic", lambda path, data: (writes.append(Path(path)),
-                                                                             real_write(path, data)))
+    real_write = service.engine.blobstore.write_private_atomic
+    monkeypatch.setattr(service.engine.blobstore, "write_private_atomic",
+                        lambda path, data: (writes.append(Path(path)), real_write(path, data)))
     first = store.put(b"same")
     second = store.put(b"same")
     assert first == second and len(writes) == 1

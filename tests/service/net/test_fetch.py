@@ -31,7 +31,7 @@ from service.net.fetch import (
     is_public_address,
     parse_allow_host,
 )
-from service.net.webhooks import post_webhook
+from service.net.webhooks import deliver_webhook, post_webhook
 from tests.helpers import REPO, network_blocked
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40  # the bytes only have to come back intact
@@ -691,3 +691,14 @@ def test_webhook_signatures_verify_only_the_exact_body_and_recent_times() -> Non
     assert not verify(secret_for_key("pc_other"), b'{"a":1}', header, now=1_000_010)  # another store's key
     assert not verify(secret, b'{"a":1}', header, now=1_000_000 + 301)  # too old: a replay
     assert not verify(secret, b'{"a":1}', "garbage", now=1_000_010)
+
+
+def test_a_failed_webhook_says_why_naming_the_host_never_the_path() -> None:
+    secret_path = "/hooks/s3cr3t-token"
+    with serve(reply(500, b"boom")) as server:
+        why = deliver_webhook(f"http://127.0.0.1:{server.port}{secret_path}", {}, loopback(server.port))
+    assert why == "127.0.0.1 answered HTTP 500"
+    port = free_port()
+    refused = deliver_webhook(f"http://127.0.0.1:{port}{secret_path}", {}, loopback(port))
+    assert refused is not None and refused.startswith("127.0.0.1: url_") and "s3cr3t" not in refused
+    assert deliver_webhook("not a url", {}, rules()) is not None
