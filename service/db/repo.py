@@ -81,13 +81,29 @@ def find_key(db: Session, plain_key: str) -> ApiKey | None:
     return found if found is not None and found.revoked_at is None else None
 
 
+KEY_REVOKED = "key_revoked"
+
+
 def revoke_key(db: Session, key_id: str) -> bool:
-    """Revoke a key (idempotent: the first revocation time is kept). False when no key has that id."""
+    """Revoke a key (idempotent: the first revocation time is kept) and stop its work: its queued items fail
+    with `key_revoked` (an item being cut finishes its cut), and its jobs' webhooks not yet sent never will be.
+    False when no key has that id."""
     row = db.get(ApiKey, key_id)
     if row is None:
         return False
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+    now = utcnow()
+    jobs = set(db.scalars(select(Item.job_id).where(Item.key_id == key_id, Item.state == "queued").distinct()))
+    db.execute(update(Item).where(Item.key_id == key_id, Item.state == "queued")
+               .values(state="failed", error_code=KEY_REVOKED, updated_at=now,
+                       error_message="stopped before it was cut: the API key was revoked")
+               .execution_options(synchronize_session=False))
+    db.execute(update(Job).where(Job.key_id == key_id, Job.callback_url.is_not(None), Job.webhook_state.is_(None))
+               .values(webhook_state="failed", webhook_error="not sent: the API key was revoked")
+               .execution_options(synchronize_session=False))
+    for job_id in jobs - {None}:
+        refresh_job_state(db, job_id)
     return True
 
 
@@ -182,6 +198,12 @@ def job_counts(db: Session, job_id: str) -> dict[str, int]:
     for state, count in rows:
         counts[state] = count
     return counts
+
+
+def lock_key(db: Session, key_id: str) -> None:
+    """Hold the key's row until the transaction ends (PostgreSQL: SELECT … FOR UPDATE), so a check and the write
+    it allows are one step across servers. SQLite has no row locks (one server: the caller's lock suffices)."""
+    db.execute(select(ApiKey.id).where(ApiKey.id == key_id).with_for_update())
 
 
 def count_active_jobs(db: Session, key_id: str) -> int:

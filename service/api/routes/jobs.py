@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import zipfile
+import threading
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.background import BackgroundTask
 
 from fusion.errors import PromptcutError
 from service.api import params
 from service.api.auth import Caller, require_key
 from service.api.deps import get_services, in_pool, in_thread
 from service.api.errors import ApiError, from_library, not_found
+from service.api.results_zip import results_zip as build_results_zip
 from service.api.schemas import ErrorBody, JobList, JobOut
 from service.api.uploads import (
     JOB_UPLOAD_FILES,
-    archive_name,
     display_name,
     display_text,
     is_upload,
@@ -222,13 +219,22 @@ def _rows(text: str | None, count: int) -> tuple[list[JobItemIn], list[tuple[int
     return file_rows, url_rows
 
 
+# Serialises one server's job creations, so the unfinished-jobs cap is checked and the job inserted as one step;
+# across servers on one PostgreSQL database the key's row lock (repo.lock_key) does the same.
+_CREATE_LOCK = threading.Lock()
+
+
+def _too_many_jobs(services, db, key_id: str) -> None:
+    cap = services.settings.max_concurrent_jobs_per_key
+    if repo.count_active_jobs(db, key_id) >= cap:
+        services.metrics.rejected.labels("jobs_per_key").inc()
+        raise ApiError(429, "too_many_jobs", f"this key already has {cap} unfinished jobs; wait for one to finish",
+                       headers={"Retry-After": "10"})
+
+
 def _create(services, key_id: str, spec: _Spec) -> dict:
-    settings = services.settings
-    with services.database.session() as db:
-        if repo.count_active_jobs(db, key_id) >= settings.max_concurrent_jobs_per_key:
-            services.metrics.rejected.labels("jobs_per_key").inc()
-            raise ApiError(429, "too_many_jobs", f"this key already has {settings.max_concurrent_jobs_per_key} "
-                           "unfinished jobs; wait for one to finish", headers={"Retry-After": "10"})
+    with services.database.session() as db:  # early, before any upload is stored
+        _too_many_jobs(services, db, key_id)
     new_items = []
     for entry in spec.items:
         original = None
@@ -237,7 +243,9 @@ def _create(services, key_id: str, spec: _Spec) -> dict:
             original = ArtifactRef(services.store.put(data), len(data), sniff_content_type(data))
         new_items.append(NewItem(ref=entry["ref"], title=entry["title"], prompt=entry["prompt"],
                                  source_url=entry["source_url"], original=original))
-    with services.database.session() as db:
+    with _CREATE_LOCK, services.database.session() as db:
+        repo.lock_key(db, key_id)
+        _too_many_jobs(services, db, key_id)  # again, now that no other creation of this key can interleave
         job = repo.create_job(db, key_id, new_items, spec.render, spec.callback_url)
         return job_json(job, repo.job_counts(db, job.id), repo.job_items(db, job.id))
 
@@ -277,42 +285,6 @@ async def get_job(job_id: str, request: Request, caller: Caller = Depends(requir
 # ------------------------------------------------------------------------------------------------ results
 
 
-def _build_zip(services, key_id: str, job_id: str) -> tuple[str, int]:
-    with services.database.session() as db:
-        job = repo.get_job(db, key_id, job_id)
-        if job is None:
-            raise not_found("job")
-        entries = []
-        for item in repo.job_items(db, job_id):
-            if item.state != "done":
-                continue
-            artifact = repo.current_artifact(db, item.id, "output")
-            if artifact is not None:
-                entries.append((item, artifact.digest))
-    if not entries:
-        raise ApiError(409, "not_ready", "no item of this job is done yet", headers={"Retry-After": "2"})
-    fd, path = tempfile.mkstemp(prefix="promptcut-results-", suffix=".zip")
-    try:
-        with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
-            used: set[str] = set()
-            for item, digest in entries:
-                extension = _extension(item.render)
-                name = archive_name(item.position, item.ref, item.id, extension)
-                if name in used:
-                    name = archive_name(item.position, f"{item.ref}-{item.id}", item.id, extension)
-                used.add(name)
-                archive.writestr(name, services.store.get(digest))  # images are compressed already: stored
-    except BaseException:
-        os.unlink(path)
-        raise
-    return path, len(entries)
-
-
-def _extension(render: dict) -> str:
-    fmt = (render or {}).get("format", "png")
-    return {"jpeg": "jpg", "mask": "png"}.get(fmt, fmt)
-
-
 @router.get("/v1/jobs/{job_id}/results.zip", response_class=FileResponse,
             responses={200: {"content": {"application/zip": {}}, "description": "The done items' results"},
                        409: {"model": ErrorBody}, **_ERRORS},
@@ -320,11 +292,11 @@ def _extension(render: dict) -> str:
 async def results_zip(job_id: str, request: Request, caller: Caller = Depends(require_key)) -> FileResponse:
     services = get_services(request)
     try:
-        path, count = await in_thread(_build_zip, services, caller.key_id, job_id)
+        path, count = await in_thread(build_results_zip, services, caller.key_id, job_id)
     except PromptcutError as exc:
         raise from_library(exc) from None
     return FileResponse(path, media_type="application/zip", filename=f"promptcut-{job_id}.zip",
-                        headers={"X-Promptcut-Count": str(count)}, background=BackgroundTask(os.unlink, path))
+                        headers={"X-Promptcut-Count": str(count)})
 
 
 # ------------------------------------------------------------------------------------------------ theme

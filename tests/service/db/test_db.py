@@ -7,6 +7,7 @@ import hashlib
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -543,3 +544,63 @@ def test_ids_never_start_with_a_dash_so_a_command_line_reads_them_as_arguments()
     # Same alphabet: the rest still uses all 64 characters, and the first every letter and digit (not fewer).
     assert set("".join(i[1:] for i in ids)) == set(_ID_ALPHABET)
     assert {i[0] for i in ids} == {ch for ch in _ID_ALPHABET if ch.isalnum()}
+
+
+@pytest.mark.postgres
+def test_a_locked_key_holds_a_second_transaction_until_the_first_ends(postgres_database_url: str) -> None:
+    """What makes the unfinished-jobs cap hold across servers: the check and the insert happen under the key's
+    row lock, so another server's creation for the same key waits for them."""
+    import psycopg
+
+    schema = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_database_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    opened = open_database(f"{postgres_database_url}?options=-csearch_path%3D{schema}")
+    try:
+        with opened.session() as db:
+            key = repo.create_key(db, "shop-a")[0].id
+        events: list[str] = []
+        first_holds = threading.Event()
+
+        def second() -> None:
+            first_holds.wait(10)
+            with opened.session() as db:
+                repo.lock_key(db, key)
+                events.append("second locked")
+
+        other = threading.Thread(target=second)
+        other.start()
+        with opened.session() as db:
+            repo.lock_key(db, key)
+            first_holds.set()
+            time.sleep(0.5)  # the second transaction is blocked on the row meanwhile
+            events.append("first done")
+        other.join(10)
+        assert events == ["first done", "second locked"]
+    finally:
+        opened.close()
+
+
+def test_revoking_a_key_stops_its_queued_items_and_its_unsent_webhooks(database: Database, key_id: str) -> None:
+    job_id, item_ids = _job(database, key_id, count=3, callback_url="https://hooks.example.com/x")
+    with database.session() as db:
+        other = repo.create_key(db, "shop-b")[0].id
+    other_job, other_items = _job(database, other, count=1, callback_url="https://hooks.example.com/y")
+    with database.session() as db:
+        assert repo.claim_item(db, item_ids[0], "host:1:worker")  # being cut when the key is revoked
+    with database.session() as db:
+        assert repo.revoke_key(db, key_id)
+    with database.session() as db:
+        items = {item.id: item for item in repo.job_items(db, job_id)}
+        assert items[item_ids[0]].state == "running"  # its cut finishes
+        assert [items[i].error_code for i in item_ids[1:]] == [repo.KEY_REVOKED] * 2
+        assert all(items[i].state == "failed" and "revoked" in items[i].error_message for i in item_ids[1:])
+        job = db.get(repo.Job, job_id)
+        assert job.webhook_state == "failed" and "revoked" in job.webhook_error
+        assert repo.next_queued_items(db, 10) == other_items  # another store's work goes on
+        assert db.get(repo.Job, other_job).webhook_state is None
+    with database.session() as db:
+        repo.finish_item(db, item_ids[0], "host:1:worker", {}, {}, RENDER)
+    with database.session() as db:
+        assert db.get(repo.Job, job_id).state == "done"
+        assert not repo.claim_webhook(db, job_id)  # never sent for a revoked key
