@@ -136,6 +136,12 @@ def start_store_campaigns(services: Services, clock: Clock) -> StoreCampaignRunn
     return runner
 
 
+# The seller page keeps its API key in localStorage: nothing but its own script may run there, and it talks only
+# to this server (its images are blob: URLs of what it fetched). No inline script or style is allowed.
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+            "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
 def _mount_web(app: FastAPI) -> None:
     """The seller page (service/web/, plain files): GET / → index.html, /static/* → the folder."""
     index = WEB_DIR / "index.html"
@@ -144,7 +150,7 @@ def _mount_web(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     async def seller_page() -> FileResponse:
-        return FileResponse(index, media_type="text/html")
+        return FileResponse(index, media_type="text/html", headers={"Content-Security-Policy": PAGE_CSP})
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 

@@ -62,3 +62,11 @@ def test_a_failed_job_webhook_keeps_why_naming_the_host_only(api: Api) -> None: 
             time.sleep(0.1)
     assert body["webhook_state"] == "failed" and body["webhook_error"] == "127.0.0.1 answered HTTP 500", body
     assert "secret-path" not in body["webhook_error"]
+
+
+def test_the_seller_page_allows_only_its_own_script(api: Api) -> None:  # noqa: F811
+    with api.client(key=None) as client:
+        page = client.get("/")
+    policy = page.headers["content-security-policy"]
+    assert page.status_code == 200 and "script-src 'self'" in policy and "default-src 'none'" in policy
+    assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy

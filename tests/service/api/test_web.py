@@ -138,9 +138,13 @@ def page(browser: Browser) -> Iterator[Page]:
     page.set_default_timeout(30_000)
     script_errors: list[str] = []
     page.on("pageerror", lambda error: script_errors.append(str(error)))
+    refused: list[str] = []  # what the page's Content-Security-Policy blocked (Chromium says so on the console)
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
     yield page
     context.close()
     assert not script_errors, f"uncaught errors in the page's script: {script_errors}"
+    assert not refused, f"the page's Content-Security-Policy blocked: {refused}"
 
 
 def shot(page: Page, name: str, full_page: bool = True) -> None:
