@@ -20,6 +20,7 @@ store ends the pass and the campaign is tried again `retry` later, from where it
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -290,7 +291,7 @@ def _write_batch(context: CampaignContext, client: ShopifyClient,
             outcomes[index] = ours.media_id
         elif ours is not None:
             contents[index] = content_task(row.product_id, ours, marks, blobs.get(step.digest), step.render,
-                                           blobs.get(step.previous))
+                                           functools.partial(blobs.get, step.previous))
         else:
             adds[index] = _add_task(context, step, None)
     for index, outcome in zip(contents, replace_contents(client, list(contents.values())), strict=True):

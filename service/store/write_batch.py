@@ -100,7 +100,7 @@ def write_batch(client: writeback.ShopifyClient, tasks: Sequence[WriteTask],
         task = tasks[index]
         try:
             source = writeback.post_staged(client, target, task.data, task.filename, task.mime_type)
-            added = writeback.add_media_reading_marks(client, task.product_id, source, task.alt)
+            added = writeback.add_media(client, task.product_id, source, task.alt)
         except ProductWriteError as exc:
             outcomes[index] = exc
             continue
@@ -145,8 +145,8 @@ class ProcessingFailedError(ProductWriteError):
 @dataclass(frozen=True)
 class ContentTask:
     """New content for a photo of ours already on a product (a campaign's theme on, or off): same media, same
-    place and links; `marks` are the product's marks afterwards; `previous` the bytes it shows now, put back if
-    the store cannot process the new ones."""
+    place and links; `marks` are the product's marks afterwards; `previous()` the bytes it shows now, read only
+    when the store cannot process the new ones and they must be put back."""
 
     product_id: str
     media_id: str
@@ -154,11 +154,11 @@ class ContentTask:
     filename: str
     mime_type: str
     marks: dict[str, MediaMark]
-    previous: bytes
+    previous: Callable[[], bytes]
 
 
 def content_task(product_id: str, ours: MediaMark, marks: Mapping[str, MediaMark], data: bytes, render: dict,
-                 previous: bytes) -> ContentTask:
+                 previous: Callable[[], bytes]) -> ContentTask:
     """Our photo `ours` shown in `render`'s look (a re-render of the same cut) instead."""
     extension = "jpg" if render["format"] == "jpeg" else render["format"]
     look = look_hash(render)
@@ -209,8 +209,9 @@ def _put_previous(client: writeback.ShopifyClient, task: ContentTask, *, failed:
     try:
         if failed:
             writeback.acknowledge_failed(client, [task.media_id])
-        target = writeback.stage_uploads(client, [(task.filename, task.mime_type, len(task.previous))])[0]
-        source = writeback.post_staged(client, target, task.previous, task.filename, task.mime_type)
+        data = task.previous()
+        target = writeback.stage_uploads(client, [(task.filename, task.mime_type, len(data))])[0]
+        source = writeback.post_staged(client, target, data, task.filename, task.mime_type)
         writeback.replace_files(client, {task.media_id: source})
     except ProductWriteError as exc:
         log.warning("%s: could not put the previous photo back on %s: %s", task.product_id, task.media_id, exc)

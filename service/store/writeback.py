@@ -1,4 +1,5 @@
-"""Writing one photo back to a product, through the store client (so throttling and retries apply):
+"""The store calls a write-back is made of, through the store client (so throttling and retries apply; write_batch
+composes them for a batch of products):
 staged upload → multipart POST of the bytes → productUpdate with the media → variant links → reorder; and the
 marker metafield. Every mutation's userErrors / mediaUserErrors become a ProductWriteError naming the step, so
 one product fails with the store's own message and the sync goes on.
@@ -65,19 +66,6 @@ def post_staged(client: ShopifyClient, target: Mapping[str, Any], data: bytes, f
     raise StoreUnavailableError(f"upload: the staged upload target failed ({problem})")
 
 
-def upload(client: ShopifyClient, data: bytes, filename: str, mime_type: str) -> str:
-    """Stage `data` with the store and POST it to the staged target; returns the resourceUrl to attach."""
-    target = stage_uploads(client, [(filename, mime_type, len(data))])[0]
-    return post_staged(client, target, data, filename, mime_type)
-
-
-def add_media(client: ShopifyClient, product_id: str, source: str, alt: str) -> tuple[str, list[str]]:
-    """Attach an uploaded file to the product (it goes last); returns the new media id and the product's media
-    ids in order, ours included (where everything is now, without another query)."""
-    added = add_media_reading_marks(client, product_id, source, alt)
-    return added.media_id, added.order
-
-
 @dataclass(frozen=True)
 class AddedMedia:
     """What productUpdate answered when ours was attached: our media id, the product's media in order (ours
@@ -90,9 +78,9 @@ class AddedMedia:
     status: str = "READY"  # ours, as the answer gave it (usually UPLOADED or PROCESSING on a real store)
 
 
-def add_media_reading_marks(client: ShopifyClient, product_id: str, source: str, alt: str) -> AddedMedia:
-    """add_media, reading the product's marks and image URLs in the same mutation's answer (no separate query,
-    and as fresh as can be)."""
+def add_media(client: ShopifyClient, product_id: str, source: str, alt: str) -> AddedMedia:
+    """Attach an uploaded file to the product (it goes last); the same mutation's answer gives where everything
+    now is and the product's marks (no separate query, and as fresh as can be)."""
     added = _check("productUpdate", client.execute(queries.PRODUCT_ADD_MEDIA, {
         "product": {"id": product_id},
         "media": [{"originalSource": source, "alt": alt, "mediaContentType": "IMAGE"}]}).get("productUpdate"))

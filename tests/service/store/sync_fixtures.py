@@ -3,6 +3,8 @@ the job runner in-process with the classical segmenter (the CLI's way of running
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from tests.fakestore import FakeShopify
 from tests.helpers import sample_jpeg
 
 PHOTOS = ("coffee-cup.jpg", "rocket.jpg", "chelsea-cat.jpg", "astronaut.jpg")
+PUBLISH = {"render": {"format": "png", "size": "200"}, "publish_all": True}  # every cut written back
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.05, max_delay=0.5)
 
 
@@ -58,3 +61,16 @@ def make_harness(tmp_path: Path, shop: FakeShopify) -> Harness:
     segmenter = choose_segmenter("classical", settings.models).build()
     services = local_services(settings, database, segmenter)
     return Harness(shop, database, services, sync_context(services, box, rules), key_id, store.id)
+
+
+@contextmanager
+def harness_for(tmp_path: Path, products: list, *, photo_side: int = 160) -> Iterator[Harness]:
+    """A served fake shop of `products` with real photos, connected and ready to sync; closed afterwards."""
+    with FakeShopify(products) as shop:
+        serve_photos(shop, photo_side)
+        made = make_harness(tmp_path, shop)
+        try:
+            yield made
+        finally:
+            made.services.pool.shutdown(timeout=5)
+            made.database.close()

@@ -14,19 +14,13 @@ from service.db.schema import Item, SyncItem
 from service.store import marker
 from service.store.sync_revert import revert_sync
 from tests.fakestore import FakeShopify, sample_products
-from tests.service.store.sync_fixtures import Harness, make_harness, serve_photos
-
-PUBLISH = {"render": {"format": "png", "size": "200"}, "publish_all": True}
+from tests.service.store.sync_fixtures import PUBLISH, Harness, harness_for
 
 
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
-    with FakeShopify(sample_products(4)) as shop:
-        serve_photos(shop)
-        made = make_harness(tmp_path, shop)
+    with harness_for(tmp_path, sample_products(4)) as made:
         yield made
-        made.services.pool.shutdown(timeout=5)
-        made.database.close()
 
 
 def media_files(shop: FakeShopify, product_id: str) -> list[str]:

@@ -16,22 +16,17 @@ from service.db.schema import SyncItem
 from service.store import marker
 from service.store.sync import MIN_BATCH
 from service.store.sync_revert import revert_sync
-from tests.fakestore import FakeShopify, sample_products
-from tests.service.store.sync_fixtures import Harness, make_harness, serve_photos
+from tests.fakestore import sample_products
+from tests.service.store.sync_fixtures import PUBLISH, Harness, harness_for
 
-PUBLISH = {"render": {"format": "png", "size": "200"}, "publish_all": True}
 PRODUCTS = 12
 LOCKED = "gid://shopify/Product/1005"
 
 
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
-    with FakeShopify(sample_products(PRODUCTS, images_per_product=1)) as shop:
-        serve_photos(shop, side=96)
-        made = make_harness(tmp_path, shop)
+    with harness_for(tmp_path, sample_products(PRODUCTS, images_per_product=1), photo_side=96) as made:
         yield made
-        made.services.pool.shutdown(timeout=5)
-        made.database.close()
 
 
 def refuse_for(monkeypatch: pytest.MonkeyPatch, name: str, product_id: str, owner: Callable[[dict], list[str]]) -> None:

@@ -13,20 +13,14 @@ import pytest
 from PIL import Image
 
 from service.db.schema import SyncItem
-from tests.fakestore import FakeShopify, sample_products
-from tests.service.store.sync_fixtures import Harness, make_harness, serve_photos
-
-PUBLISH = {"render": {"format": "png", "size": "200"}, "publish_all": True}
+from tests.fakestore import sample_products
+from tests.service.store.sync_fixtures import PUBLISH, Harness, harness_for
 
 
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
-    with FakeShopify(sample_products(4)) as shop:
-        serve_photos(shop)
-        made = make_harness(tmp_path, shop)
+    with harness_for(tmp_path, sample_products(4)) as made:
         yield made
-        made.services.pool.shutdown(timeout=5)
-        made.database.close()
 
 
 def rows(harness: Harness, sync_id: str) -> dict[str, SyncItem]:
