@@ -108,5 +108,9 @@ def test_a_catalogue_under_a_small_cost_bucket_is_polite(tmp_path: Path, count: 
         summary = harness.sync(render={"format": "png", "size": "120"}, publish_all=True)
         assert summary.state == "done" and summary.counts["published"] == count, summary
         assert shop.throttled <= max(3, shop.requests // 50), (shop.throttled, shop.requests)
+        assert shop.upload_posts == count  # no duplicate uploads
+        assert all(sum("promptcut-" in m.file_name for m in p.media) == 1 for p in shop.products.values())
+        rerun = harness.sync(render={"format": "png", "size": "120"}, publish_all=True)
+        assert rerun.counts["unchanged"] == count and shop.upload_posts == count, rerun  # uploads nothing
         harness.services.pool.shutdown(timeout=5)
         harness.database.close()
