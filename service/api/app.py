@@ -11,12 +11,13 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from fusion.protocol import Segmenter
 from service.api import routes
+from service.api.docs_page import install_docs
 from service.api.errors import install_error_handlers
 from service.api.middleware import (
     BodyLimitMiddleware,
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
         version=_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN: ours is service.api.docs_page
         redoc_url=None,
     )
     app.state.settings = settings
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
                    routes.store_syncs, routes.store_webhooks, routes.store_campaigns):
         app.include_router(module.router)
     _mount_web(app)
+    install_docs(app, DOCS_CSP)
     _custom_openapi(app)
 
     # Outermost last: metrics see every response, including 413s from the body limit and 500s.
@@ -140,6 +142,10 @@ def start_store_campaigns(services: Services, clock: Clock) -> StoreCampaignRunn
 # to this server (its images are blob: URLs of what it fetched). No inline script or style is allowed.
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
             "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# The API reference (/docs) shares that origin: Swagger UI and its start-up script come from this server, the
+# spec and "Try it out" requests go only to it.
+DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 def _mount_web(app: FastAPI) -> None:
@@ -152,7 +158,16 @@ def _mount_web(app: FastAPI) -> None:
     async def seller_page() -> FileResponse:
         return FileResponse(index, media_type="text/html", headers={"Content-Security-Policy": PAGE_CSP})
 
-    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    app.mount("/static", _PageFiles(directory=WEB_DIR), name="static")
+
+
+class _PageFiles(StaticFiles):
+    """The page's folder with the page's CSP on every answer: /static/index.html is the seller page too."""
+
+    async def get_response(self, path: str, scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["Content-Security-Policy"] = PAGE_CSP
+        return response
 
 
 def _custom_openapi(app: FastAPI) -> None:

@@ -70,3 +70,13 @@ def test_the_seller_page_allows_only_its_own_script(api: Api) -> None:  # noqa: 
     policy = page.headers["content-security-policy"]
     assert page.status_code == 200 and "script-src 'self'" in policy and "default-src 'none'" in policy
     assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+
+
+def test_the_page_under_static_carries_the_same_policy(api: Api) -> None:  # noqa: F811
+    """/static/index.html is the seller page too: without the policy there, the policy on / protects nothing."""
+    with api.client(key=None) as client:
+        page, script = client.get("/static/index.html"), client.get("/static/app.js")
+        root = client.get("/")
+    assert page.status_code == 200 and script.status_code == 200
+    assert page.headers["content-security-policy"] == root.headers["content-security-policy"]
+    assert script.headers["content-security-policy"] == root.headers["content-security-policy"]
