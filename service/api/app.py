@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
     install_error_handlers(app)
 
     for module in (routes.health, routes.cutouts, routes.jobs, routes.items, routes.themes, routes.stores,
-                   routes.store_syncs, routes.store_webhooks, routes.store_campaigns):
+                   routes.store_syncs, routes.store_webhooks, routes.store_campaigns, routes.webhook_secret):
         app.include_router(module.router)
     _mount_web(app)
     install_docs(app, DOCS_CSP)

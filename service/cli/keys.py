@@ -1,13 +1,16 @@
-"""`promptcut keys create|list|revoke`: manage the API keys of the service's stores.
+"""`promptcut keys create|list|revoke|rotate-webhook-secret`: manage the API keys of the service's stores.
 
 The database is the service's (Settings: PROMPTCUT_DATA_DIR / PROMPTCUT_DATABASE_URL, or the options below).
-A new key is printed once, alone on stdout so scripts can capture it; only its hash is stored.
+A new key is printed once, alone on stdout so scripts can capture it; only its hash is stored. Its webhook
+signing secret is printed once too, on stderr (or both as JSON on stdout with --json); it is stored sealed with
+the server key (PROMPTCUT_SECRET_KEY or data_dir/secret.key), so these commands need the server's key.
 """
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -16,6 +19,16 @@ import typer
 from service.cli.database_options import opened_database, settings_from
 from service.cli.errors import fail
 from service.db import repo
+from service.jobs.webhook_secrets import (
+    DEFAULT_GRACE,
+    MAX_GRACE,
+    KeyNotFoundError,
+    issue_key,
+    rotate_secret,
+    uses_legacy_secret,
+)
+from service.settings import Settings
+from service.store.secrets import SecretBox, secret_box
 
 keys_app = typer.Typer(name="keys", help="Create, list and revoke API keys for the service.", no_args_is_help=True)
 
@@ -33,6 +46,11 @@ def _database(data_dir: Path | None, database_url: str | None) -> Iterator:
         yield database
 
 
+def _box(settings: Settings) -> SecretBox:
+    """The server key the signing secrets are sealed with: run these commands with the server's settings."""
+    return secret_box(settings.secret_key.get_secret_value(), settings.data_dir)
+
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
@@ -40,15 +58,23 @@ def _when(moment: datetime | None) -> str:
 @keys_app.command("create")
 def create(
     store: str = typer.Option(..., "--store", help="The store (seller) this key belongs to."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"key", "webhook_secret", "id"} as JSON on stdout.'),
     data_dir: Optional[Path] = DataDirOption,
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
-    """Create a key for a store and print it (shown only this once)."""
-    with _database(data_dir, database_url) as database:
+    """Create a key for a store and print it and its webhook signing secret (shown only this once)."""
+    settings = settings_from(data_dir, database_url)
+    with opened_database(settings) as database:
+        box = _box(settings)
         with database.session() as db:
-            row, plain = repo.create_key(db, store)
-        typer.echo(plain)
-        typer.echo(f"created key {row.id} for store {row.store!r}; it is shown only once, keep it now", err=True)
+            issued = issue_key(db, box, store)
+        if as_json:
+            typer.echo(json.dumps({"key": issued.key, "webhook_secret": issued.webhook_secret, "id": issued.id}))
+        else:
+            typer.echo(issued.key)
+            typer.echo(f"webhook signing secret: {issued.webhook_secret}", err=True)
+        typer.echo(f"created key {issued.id} for store {issued.store!r}; the key and its webhook signing secret "
+                   "are shown only once, keep them now", err=True)
 
 
 @keys_app.command("list")
@@ -56,7 +82,7 @@ def list_(
     data_dir: Optional[Path] = DataDirOption,
     database_url: Optional[str] = DatabaseOption,
 ) -> None:
-    """List keys: id, store, prefix, created, revoked."""
+    """List keys: id, store, prefix, created, revoked; on stderr, the active keys still on the legacy secret."""
     with _database(data_dir, database_url) as database:
         with database.session() as db:
             rows = repo.list_keys(db)
@@ -65,6 +91,39 @@ def list_(
         widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
         for row in table:
             typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        legacy = [r.id for r in rows if r.revoked_at is None and uses_legacy_secret(r)]
+        if legacy:  # stderr: the table on stdout keeps its columns for scripts
+            typer.echo(f"{len(legacy)} key(s) sign webhooks with the legacy secret (the key's hash, readable from "
+                       f"the database): {', '.join(legacy)}; give each its own with "
+                       "`promptcut keys rotate-webhook-secret ID`", err=True)
+
+
+@keys_app.command("rotate-webhook-secret")
+def rotate_webhook_secret(
+    key_id: str = typer.Argument(..., metavar="ID", help="The key id shown by `keys create` / `keys list`."),
+    grace_hours: float = typer.Option(
+        DEFAULT_GRACE.total_seconds() / 3600, "--grace-hours",
+        help="How long the replaced secret still signs webhooks next to the new one (0: not at all)."),
+    data_dir: Optional[Path] = DataDirOption,
+    database_url: Optional[str] = DatabaseOption,
+) -> None:
+    """Give a key a new webhook signing secret and print it (shown only this once)."""
+    most = MAX_GRACE.total_seconds() / 3600
+    if not 0 <= grace_hours <= most:  # also NaN, which timedelta would refuse with a traceback
+        raise fail(f"--grace-hours must be 0 to {most:g}")
+    settings = settings_from(data_dir, database_url)
+    with opened_database(settings) as database:
+        box = _box(settings)
+        try:
+            with database.session() as db:
+                rotated = rotate_secret(db, box, key_id, timedelta(hours=grace_hours))
+        except KeyNotFoundError:
+            raise fail(f"no active API key with id {key_id!r} (see `promptcut keys list`)") from None
+        typer.echo(rotated.webhook_secret)
+        until = rotated.previous_valid_until
+        typer.echo(f"rotated the webhook signing secret of key {key_id}; the new one is shown only once. "
+                   + (f"The previous one also signs until {_when(until)}." if until else
+                      "The previous one no longer signs."), err=True)
 
 
 @keys_app.command("revoke")

@@ -81,6 +81,12 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the whole key
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The webhook signing secret, sealed by service.store.secrets (bound to this key's id); None for keys made
+    # before it existed, which sign with the legacy secret key_hash until rotated (service.jobs.webhook_secrets).
+    webhook_secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The secret it replaced, still signing next to it until previous_secret_valid_until (a rotation's grace).
+    previous_secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    previous_secret_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Job(Base):

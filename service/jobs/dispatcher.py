@@ -23,6 +23,7 @@ from service.jobs.payloads import job_json
 from service.jobs.pool import BACKGROUND, PoolClosed, PoolFull
 from service.jobs.runtime import Services
 from service.jobs.tasks import run_job_item
+from service.jobs.webhook_secrets import SigningSecretError, server_box, signing_secrets
 from service.net.webhooks import deliver_webhook
 
 log = logging.getLogger("promptcut.dispatcher")
@@ -136,6 +137,7 @@ class JobDispatcher:
 
     def _deliver(self, job_id: str) -> None:
         services = self._services
+        settings = services.settings
         with services.database.session() as db:
             job = db.get(Job, job_id)
             if job is None or not job.callback_url:
@@ -146,8 +148,13 @@ class JobDispatcher:
             }
             url = job.callback_url
             key = db.get(ApiKey, job.key_id)
-            secret = key.key_hash if key is not None else None  # = webhooks.secret_for_key(the API key)
-        problem = deliver_webhook(url, _jsonable(payload), services.settings, secret=secret)
+            try:
+                secrets = signing_secrets(key, server_box(settings)) if key is not None else ()
+                problem = None
+            except SigningSecretError as error:  # never sent unsigned, nor signed with another secret
+                secrets, problem = (), str(error)
+        if problem is None:
+            problem = deliver_webhook(url, _jsonable(payload), settings, secret=secrets)
         services.metrics.webhooks.labels("sent" if problem is None else "failed").inc()
         with services.database.session() as db:
             repo.set_webhook_state(db, job_id, problem is None, problem)

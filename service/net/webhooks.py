@@ -1,10 +1,10 @@
 """Job webhooks: POST a job's JSON to the seller's callback URL under the same address rules as image fetches,
 signed so a store can tell that a callback really came from its promptcut server.
 
-Header `X-Promptcut-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`. The secret is the
-SHA-256 (hex) of the store's API key: the server keeps only that hash, and the store computes it from the key it
-holds — no second secret to hand out or rotate; revoking the key retires its signatures. `verify` is what a
-receiver runs (copy it; it needs only the standard library).
+Header `X-Promptcut-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`. Each API key has its
+own signing secret (service.jobs.webhook_secrets). While a rotated-out secret is still honoured, the header
+carries one v1 per secret, newest first (`t=…,v1=<new>,v1=<old>`), so a receiver holding either verifies.
+`verify` is what a receiver runs (copy it; it needs only the standard library).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import logging
 import ssl
 import time
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from service.net.fetch import (
@@ -32,34 +33,41 @@ TOLERANCE_SECONDS = 300  # a receiver refuses older signatures (replays)
 
 
 def secret_for_key(api_key: str) -> str:
-    """The signing secret of an API key: what the server stores, and what the store can compute."""
+    """The legacy signing secret of an API key (the SHA-256 hex of the key, which is also its stored key_hash):
+    what keys made before they had a secret of their own still sign with, until rotated."""
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """The header value for `body` sent at `timestamp` (now when None)."""
+def sign(secret: str | Sequence[str], body: bytes, timestamp: int | None = None) -> str:
+    """The header value for `body` sent at `timestamp` (now when None): one v1 per secret, in the order given."""
     timestamp = int(time.time()) if timestamp is None else int(timestamp)
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    secrets = (secret,) if isinstance(secret, str) else tuple(secret)
+    return ",".join([f"t={timestamp}"] + [f"v1={_digest(each, body, timestamp)}" for each in secrets])
 
 
 def verify(secret: str, body: bytes, header: str, *, now: float | None = None,
            tolerance: int = TOLERANCE_SECONDS) -> bool:
-    """True when `header` signs exactly `body` with `secret` and is at most `tolerance` seconds old."""
+    """True when one v1 of `header` signs exactly `body` with `secret` and it is at most `tolerance` seconds old."""
     try:
-        fields = dict(part.split("=", 1) for part in header.split(","))
-        timestamp = int(fields["t"])
-        claimed = fields["v1"]
-    except (KeyError, ValueError):
+        fields = [part.split("=", 1) for part in header.split(",")]
+        (timestamp,) = [int(value) for name, value in fields if name == "t"]
+        claimed = [value for name, value in fields if name == "v1"]
+    except ValueError:  # a part without "=", a timestamp that is not a number, or not exactly one
         return False
     if abs((time.time() if now is None else now) - timestamp) > tolerance:
         return False
-    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, claimed)
+    # Computed here rather than by _digest, so that this function alone is what a receiver copies.
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    matches = [hmac.compare_digest(expected, each) for each in claimed]  # every entry compared: constant time
+    return any(matches)
+
+
+def _digest(secret: str, body: bytes, timestamp: int) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 def post_webhook(
-    url: str, payload: dict, settings: UrlSettings, *, secret: str | None = None,
+    url: str, payload: dict, settings: UrlSettings, *, secret: str | Sequence[str] | None = None,
     tls_context: ssl.SSLContext | None = None,
 ) -> bool:
     """deliver_webhook, True when delivered."""
@@ -67,11 +75,11 @@ def post_webhook(
 
 
 def deliver_webhook(
-    url: str, payload: dict, settings: UrlSettings, *, secret: str | None = None,
+    url: str, payload: dict, settings: UrlSettings, *, secret: str | Sequence[str] | None = None,
     tls_context: ssl.SSLContext | None = None,
 ) -> str | None:
-    """POST `payload` as JSON under the same address rules; redirects are not followed. With `secret`, the body
-    is signed (`sign` above) in the X-Promptcut-Signature header.
+    """POST `payload` as JSON under the same address rules; redirects are not followed. With `secret` (one, or
+    several newest first), the body is signed (`sign` above) in the X-Promptcut-Signature header.
 
     Returns None on a 2xx answer within settings.webhook_timeout seconds, else why not, in one line naming the
     host only (a webhook URL's path often holds its own secret). Never raises: a seller's broken endpoint must

@@ -10,6 +10,8 @@ from service.api.routes import (
     store_webhooks,
     stores,
     themes,
+    webhook_secret,
 )
 
-__all__ = ["cutouts", "health", "items", "jobs", "store_campaigns", "store_syncs", "store_webhooks", "stores", "themes"]
+__all__ = ["cutouts", "health", "items", "jobs", "store_campaigns", "store_syncs", "store_webhooks", "stores", "themes",
+           "webhook_secret"]

@@ -115,7 +115,7 @@ def test_migrations_create_the_schema_from_empty_and_match_the_models(database_u
         with first.engine.connect() as connection:
             tables = set(inspect(connection).get_table_names())
             assert {"api_keys", "jobs", "items", "artifacts", "alembic_version"} <= tables
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
             # The models and the migrations describe the same schema (a model change needs a migration).
             diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
                                     Base.metadata)

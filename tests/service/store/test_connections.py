@@ -31,7 +31,7 @@ def rules(shop: FakeShopify) -> StoreEndpointRules:
 def test_the_migration_adds_store_connections_matching_the_models(database: Database) -> None:
     with database.engine.connect() as connection:
         assert "store_connections" in inspect(connection).get_table_names()
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
         diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
     assert diff == []
 
