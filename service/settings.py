@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=40_000_000, gt=0)
     max_items_per_job: int = Field(default=500, ge=1)
     max_concurrent_jobs_per_key: int = Field(default=4, ge=1)
+    # Per-key limits (service/jobs/key_limits.py; docs/operations.md "Limits per store"): beyond → 429.
+    max_queued_items_per_key: int = Field(default=2000, ge=1)
+    max_cuts_per_key: int = Field(default=2, ge=1)  # cut-outs, reprompts, corrections in flight
+    max_swaps_per_key: int = Field(default=1, ge=1)  # jobs being re-themed at once
+    max_zip_builds_per_key: int = Field(default=1, ge=1)
+    max_url_fetches_per_key: int = Field(default=2, ge=1)  # cut-out image URLs being downloaded
 
     allow_http_urls: bool = False
     # "host" or "host:port" exempt from the private-address check (an internal image CDN). The environment

@@ -3,7 +3,8 @@
 The zip is kept under the data directory (`zips/`, private) named by the job and a fingerprint of what is in it
 (each done item's id, result digest and file name), so ten downloads of a 20-item job read one file instead of
 building ten, and a theme swap or a fix (new digests) makes a new one, which replaces the job's older zip. At most
-MAX_BUILDS zips are built at a time (beyond: 429 `busy` with Retry-After) and at most KEEP_ZIPS are kept.
+MAX_BUILDS zips are built at a time (beyond: 429 `busy` with Retry-After), one key builds at most
+max_zip_builds_per_key at a time (429 `key_busy`), and at most KEEP_ZIPS are kept.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 import zipfile
 from pathlib import Path
 
+from service.api.deps import key_slot
 from service.api.errors import ApiError, not_found
 from service.api.uploads import archive_name
 from service.db import repo
@@ -35,14 +37,15 @@ def results_zip(services, key_id: str, job_id: str) -> tuple[Path, int]:
     if path.exists():
         os.utime(path)  # recently used: kept longest
         return path, len(entries)
-    if not _BUILDS.acquire(blocking=False):
-        services.metrics.rejected.labels("zip_builds").inc()
-        raise ApiError(429, "busy", f"{MAX_BUILDS} result zips are being built; try again shortly",
-                       headers={"Retry-After": "5"})
-    try:
-        _build(services, entries, path)
-    finally:
-        _BUILDS.release()
+    with key_slot(services, key_id, "zip_builds", retry_after=5):  # one store's downloads never take every build
+        if not _BUILDS.acquire(blocking=False):
+            services.metrics.rejected.labels("zip_builds").inc()
+            raise ApiError(429, "busy", f"{MAX_BUILDS} result zips are being built; try again shortly",
+                           headers={"Retry-After": "5"})
+        try:
+            _build(services, entries, path)
+        finally:
+            _BUILDS.release()
     _prune(folder, job_id, keep=path)
     return path, len(entries)
 

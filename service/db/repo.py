@@ -212,6 +212,12 @@ def count_active_jobs(db: Session, key_id: str) -> int:
     return db.scalar(query) or 0
 
 
+def count_queued_items(db: Session, key_id: str) -> int:
+    """Items of this key waiting for a worker."""
+    query = select(func.count()).select_from(Item).where(Item.key_id == key_id, Item.state == "queued")
+    return db.scalar(query) or 0
+
+
 def count_items_by_state(db: Session) -> dict[str, int]:
     """Items per state over every key (for metrics)."""
     counts = dict.fromkeys(ITEM_STATES, 0)
@@ -237,16 +243,34 @@ def _expire(db: Session, model: type, row_id: object) -> None:
         db.expire(obj)
 
 
-def next_queued_items(db: Session, limit: int) -> list[str]:
-    """Ids of queued items, taking the stores (API keys) in turn: every store's oldest queued item first, then
-    every store's second, … — so one store's 500-item catalogue never holds another store's 3 items for
-    minutes. Within a store: oldest first, then by position in the job."""
+@dataclass(frozen=True)
+class QueuedTurn:
+    item_id: str
+    key_id: str
+    turn: int  # 1 for the key's next item when nothing of the key runs; + 1 per item of the key running
+
+
+def queued_turns(db: Session, limit: int) -> list[QueuedTurn]:
+    """Queued items, taking the stores (API keys) in turn: every store's oldest queued item first, then every
+    store's second, … — so one store's 500-item catalogue never holds another store's 3 items for minutes. Items
+    a store already has running count as turns taken: with one free slot, a store with nothing running goes
+    before a store that already fills the other workers. Within a store: oldest first, then by job position.
+    Equal turns come oldest first; the dispatcher breaks those ties by which store it served last."""
+    running = (select(Item.key_id, func.count().label("running")).where(Item.state == "running")
+               .group_by(Item.key_id).subquery())
     turn = func.row_number().over(partition_by=Item.key_id, order_by=(Item.created_at, Item.position, Item.id))
-    queued = select(Item.id, Item.created_at, Item.position, turn.label("turn")).where(Item.state == "queued")
-    queued = queued.subquery()
-    query = (select(queued.c.id).order_by(queued.c.turn, queued.c.created_at, queued.c.position, queued.c.id)
-             .limit(limit))
-    return list(db.scalars(query))
+    queued = (select(Item.id, Item.key_id, Item.created_at, Item.position,
+                     (turn + func.coalesce(running.c.running, 0)).label("turn"))
+              .join(running, running.c.key_id == Item.key_id, isouter=True)
+              .where(Item.state == "queued").subquery())
+    query = (select(queued.c.id, queued.c.key_id, queued.c.turn)
+             .order_by(queued.c.turn, queued.c.created_at, queued.c.position, queued.c.id).limit(limit))
+    return [QueuedTurn(item_id, key_id, int(turn)) for item_id, key_id, turn in db.execute(query)]
+
+
+def next_queued_items(db: Session, limit: int) -> list[str]:
+    """The ids of queued_turns, in its order."""
+    return [queued.item_id for queued in queued_turns(db, limit)]
 
 
 def claim_item(db: Session, item_id: str, worker: str) -> bool:

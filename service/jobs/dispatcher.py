@@ -11,6 +11,7 @@ item is never processed twice concurrently, even by several servers sharing one 
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import logging
 import threading
 import time
@@ -30,6 +31,7 @@ log = logging.getLogger("promptcut.dispatcher")
 
 POLL_SECONDS = 1.0  # also picks up work queued by other processes sharing the database
 STALE_CHECK_SECONDS = 30.0
+FEED_WINDOW = 64  # queued items looked at per pass (at least): enough to see many stores' next turns
 
 
 class JobDispatcher:
@@ -42,6 +44,8 @@ class JobDispatcher:
         self._thread = threading.Thread(target=self._run, name="promptcut-dispatcher", daemon=True)
         self._webhooks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promptcut-webhook")
         self._last_stale_check = 0.0
+        self._last_served: dict[str, int] = {}  # key id → serial of the last item fed for it (dispatcher thread)
+        self._serial = itertools.count()
 
     def start(self) -> None:
         self._thread.start()
@@ -85,20 +89,32 @@ class JobDispatcher:
         with self._lock:
             pending = set(self._pending)
         with self._services.database.session() as db:
-            candidates = repo.next_queued_items(db, room + len(pending))
-        for item_id in candidates:
+            # More than the room: every store's next turn must be in view to break ties between them below.
+            queued = repo.queued_turns(db, max(room + len(pending), FEED_WINDOW))
+        for candidate in self._in_turn(queued):
             if room <= 0:
                 break
-            if item_id in pending:
+            if candidate.item_id in pending:
                 continue
             try:
-                future = pool.submit(self._task(item_id), priority=BACKGROUND)
+                future = pool.submit(self._task(candidate.item_id), priority=BACKGROUND)
             except (PoolFull, PoolClosed):
                 return  # an interactive request took the slot; the next wake-up tries again
             with self._lock:
-                self._pending.add(item_id)
-            future.add_done_callback(lambda _f, item_id=item_id: self._finished(item_id))
+                self._pending.add(candidate.item_id)
+            self._last_served[candidate.key_id] = next(self._serial)
+            future.add_done_callback(lambda _f, item_id=candidate.item_id: self._finished(item_id))
             room -= 1
+
+    def _in_turn(self, queued: list[repo.QueuedTurn]) -> list[repo.QueuedTurn]:
+        """Equal turns: the store served longest ago first. With one worker, a store whose item just finished
+        has nothing running, like a store waiting with a new job; the waiting one must get the slot."""
+        served = self._last_served
+        ordered = sorted(enumerate(queued), key=lambda pair: (pair[1].turn, served.get(pair[1].key_id, -1), pair[0]))
+        if len(served) > 10 * FEED_WINDOW:  # forget stores with nothing queued: the map stays small
+            waiting = {candidate.key_id for candidate in queued}
+            self._last_served = {key: serial for key, serial in served.items() if key in waiting}
+        return [candidate for _, candidate in ordered]
 
     def _task(self, item_id: str):
         services = self._services

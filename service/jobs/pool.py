@@ -5,20 +5,21 @@ The pool holds at most `workers + queue_size` tasks (running + waiting); beyond 
 and the API answers 429 with Retry-After — memory never grows without bound.
 
 Two priorities: interactive requests (a cut-out, a reprompt, a theme swap a seller waits for) run before
-background job items. Background items are also capped at `workers` in flight, so a bulk job never takes
+background job items — but never for ever: once `workers` interactive tasks have started ahead of a waiting
+background item, it goes next, so a steady stream of interactive work (one store's cut-outs and swaps) cannot
+starve every store's jobs. Background items are also capped at `workers` in flight, so a bulk job never takes
 the queue slots interactive requests need.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
-import queue
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 log = logging.getLogger("promptcut.pool")
@@ -39,12 +40,11 @@ class PoolClosed(Exception):
     """The pool is shutting down and takes no new work."""
 
 
-@dataclass(order=True)
+@dataclass
 class _Task:
     priority: int
-    sequence: int
-    fn: Callable[[], Any] | None = field(compare=False)  # None: the stop signal for one thread
-    future: Future | None = field(compare=False)
+    fn: Callable[[], Any]
+    future: Future
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,10 @@ class WorkerPool:
             raise ValueError("workers must be ≥ 1 and queue_size ≥ 0")
         self.workers = workers
         self.capacity = workers + queue_size
-        self._queue: queue.PriorityQueue[_Task] = queue.PriorityQueue()
         self._lock = threading.Lock()
-        self._sequence = itertools.count()
+        self._ready = threading.Condition(self._lock)
+        self._waiting: dict[int, deque[_Task]] = {INTERACTIVE: deque(), BACKGROUND: deque()}
+        self._passed = 0  # interactive tasks started while a background task waited
         self._in_flight = 0
         self._running = 0
         self._background = 0
@@ -89,7 +90,8 @@ class WorkerPool:
             if priority == BACKGROUND:
                 self._background += 1
             future: Future = Future()
-            self._queue.put(_Task(priority, next(self._sequence), fn, future))
+            self._waiting[priority].append(_Task(priority, fn, future))
+            self._ready.notify()
         return future
 
     def background_room(self) -> int:
@@ -123,12 +125,27 @@ class WorkerPool:
 
     # ---------------------------------------------------------------------------------------------- threads
 
+    def _next(self) -> _Task | None:
+        """The next task to run (None: the pool is closed and nothing is left); waits for one."""
+        with self._ready:
+            while True:
+                interactive, background = self._waiting[INTERACTIVE], self._waiting[BACKGROUND]
+                if background and (not interactive or self._passed >= self.workers):
+                    self._passed = 0
+                    return background.popleft()
+                if interactive:
+                    if background:
+                        self._passed += 1
+                    return interactive.popleft()
+                if self._closed:
+                    return None
+                self._ready.wait()
+
     def _work(self) -> None:
         while True:
-            task = self._queue.get()
-            if task.fn is None:
+            task = self._next()
+            if task is None:
                 return
-            assert task.future is not None
             if not task.future.set_running_or_notify_cancel():
                 self._done(task, 0.0)
                 continue
@@ -162,21 +179,15 @@ class WorkerPool:
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Stop taking work, cancel what is still waiting, let running tasks finish (up to `timeout`)."""
-        with self._lock:
+        with self._ready:
             self._closed = True
-        cancelled = []
-        while True:
-            try:
-                task = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if task.future is not None:
-                task.future.cancel()
-                cancelled.append(task)
+            cancelled = [*self._waiting[INTERACTIVE], *self._waiting[BACKGROUND]]
+            for waiting in self._waiting.values():
+                waiting.clear()
+            self._ready.notify_all()  # idle threads see the pool closed and empty, and return
         for task in cancelled:
+            task.future.cancel()
             self._done(task, 0.0)
-        for _ in self._threads:
-            self._queue.put(_Task(10**9, next(self._sequence), None, None))  # after anything still queued
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in self._threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))

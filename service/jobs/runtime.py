@@ -14,6 +14,7 @@ from fusion.protocol import Segmenter
 from service.db import Database
 from service.engine.blobstore import ArtifactStore
 from service.engine.engine import Engine
+from service.jobs.key_limits import KeyCaps, KeyLimits
 from service.jobs.pool import WorkerPool
 from service.prometheus import Metrics
 from service.settings import Settings
@@ -43,6 +44,12 @@ class Services:
     instance_prefix: str = ""  # settings.instance_name + "/" when several servers share the database
     dispatcher: Dispatcher | None = None
     segmenter_notice: str | None = None
+
+    limits: KeyLimits = field(init=False)  # per-key in-flight limits of this process
+    theme_swaps: dict = field(default_factory=dict)  # running theme swaps by job id (service/api/theme_swap.py)
+
+    def __post_init__(self) -> None:
+        self.limits = KeyLimits(KeyCaps.from_settings(self.settings))
 
     def worker_name(self) -> str:
         """The claim owner for the calling pool thread."""

@@ -1,4 +1,5 @@
-"""The blocking work, run on pool threads: a job item, a single cut-out, a reprompt, a correction, a theme swap.
+"""The blocking work, run on pool threads: a job item, a single cut-out, a reprompt, a correction, one item of a
+theme swap.
 
 Each function takes Services plus ids/bytes, talks to the database in short transactions (never held open
 across a cut), and leaves items in a final state or raises a library error for the caller to map. A new result
@@ -142,15 +143,13 @@ class CutoutRequest:
         return NewItem(ref=self.ref, title=self.title, prompt=self.prompt, source_url=self.source_url)
 
 
-def run_cutout(services: Services, key_id: str, new_item: CutoutRequest, data: bytes | None) -> Outcome:
-    """POST /v1/cutouts: fetch (for a URL) and cut, then persist the item as done so it can be reprompted.
-    Raises PromptcutError (mapped to HTTP by the caller); nothing is persisted for a failed cut-out."""
+def run_cutout(services: Services, key_id: str, new_item: CutoutRequest, data: bytes,
+               fetch_seconds: float | None = None) -> Outcome:
+    """POST /v1/cutouts: cut the photo (uploaded, or already fetched from the item's URL in `fetch_seconds`),
+    then persist the item as done so it can be reprompted. Raises PromptcutError (mapped to HTTP by the caller);
+    nothing is persisted for a failed cut-out."""
     render = dict(new_item.render)
-    seconds: dict[str, float] = {}
-    start = time.perf_counter()
-    if data is None:
-        data = fetch_source(services, new_item.source_url)
-        seconds["fetch"] = time.perf_counter() - start
+    seconds: dict[str, float] = {} if fetch_seconds is None else {"fetch": fetch_seconds}
     start = time.perf_counter()
     result = services.engine.cut(data, new_item.title, new_item.prompt, _render_request(render))
     seconds["cut"] = time.perf_counter() - start
@@ -266,20 +265,3 @@ def rerender_item(services: Services, item_id: str, render: Mapping[str, Any]) -
                 return True
     log.warning("item %s: not re-rendered, it kept changing while being re-rendered", item_id)
     return False
-
-
-def rerender_job(services: Services, job_id: str, render: Mapping[str, Any]) -> int:
-    """Re-render every done item of a job whose current render differs; returns how many were re-rendered.
-    Items still queued or running pick up the job's new render when they finish."""
-    with services.database.session() as db:
-        targets = [
-            item.id for item in repo.job_items(db, job_id) if item.state == "done" and item.render != dict(render)
-        ]
-    count = 0
-    for item_id in targets:
-        try:
-            if rerender_item(services, item_id, render):
-                count += 1
-        except PromptcutError as exc:
-            log.warning("item %s could not be re-rendered: %s", item_id, exc)
-    return count

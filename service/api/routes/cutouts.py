@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from fusion.errors import PromptcutError
 from service.api import params
 from service.api.auth import Caller, require_key
-from service.api.deps import get_services, in_pool, in_thread
+from service.api.deps import get_services, in_pool, in_thread, key_slot, refused
 from service.api.errors import ApiError, from_library
 from service.api.schemas import CutoutOut, ErrorBody
 from service.api.uploads import display_name, read_upload
@@ -24,8 +25,9 @@ from service.engine.result_meta import (
     review_of,
     server_timing,
 )
+from service.jobs.key_limits import KeyBusy
 from service.jobs.payloads import item_json
-from service.jobs.tasks import CutoutRequest, run_cutout
+from service.jobs.tasks import CutoutRequest, fetch_source, run_cutout
 
 router = APIRouter(tags=["cut-outs"])
 
@@ -40,7 +42,8 @@ ERRORS = {
         (413, "Upload or image too large (file_too_large, too_large, image_too_large, url_too_large)"),
         (415, "Not an image (invalid_image)"),
         (422, "Malformed request (invalid_request, missing_image, image_too_small)"),
-        (429, "All workers busy and the queue full: retry after Retry-After seconds"),
+        (429, "All workers busy and the queue full (busy), or this key at its limit of cut-outs or URL downloads "
+              "in flight (key_busy): retry after Retry-After seconds"),
         (502, "The image URL could not be fetched (url_unreachable, url_bad_status, url_timeout)"),
     )
 }
@@ -102,7 +105,7 @@ async def create_cutout(
     }
     render = params.render_options(options, max_pixels=settings.max_pixels)
 
-    await _refuse_extra_image_files(request)
+    await _refuse_repeated_fields(request)
     url = (image_url or "").strip() or None
     has_file = image_file is not None and (image_file.size is None or image_file.size > 0 or url is None)
     if has_file and url:
@@ -125,7 +128,21 @@ async def create_cutout(
         render=render,
     )
     try:
-        outcome = await in_pool(services, lambda: run_cutout(services, caller.key_id, job, data))
+        fetched_in = None
+        if data is None:
+            # Downloaded off the workers, under the key's URL-fetch limit: a slow server ties up one of this
+            # key's fetch slots, never a worker other stores need.
+            started = time.perf_counter()
+            try:  # no download whose cut would be refused anyway
+                services.limits.check(caller.key_id, "cuts", retry_after=services.pool.retry_after())
+            except KeyBusy as busy:
+                raise refused(services, busy) from None
+            with key_slot(services, caller.key_id, "url_fetches", retry_after=2):
+                data = await in_thread(fetch_source, services, url)
+            fetched_in = time.perf_counter() - started
+        fetched = data
+        outcome = await in_pool(services, lambda: run_cutout(services, caller.key_id, job, fetched, fetched_in),
+                                key_id=caller.key_id)
     except PromptcutError as exc:
         raise from_library(exc, field="image_url" if url else "image_file") from None
 
@@ -155,13 +172,19 @@ async def create_cutout(
     return Response(outcome.output, media_type=outcome.content_type, headers=headers)
 
 
-async def _refuse_extra_image_files(request: Request) -> None:
-    """FastAPI binds one of several image_file parts and drops the rest unseen: a seller who sent two photos must
-    hear that only one is cut per request, not get one result back and think the other was handled."""
-    count = len((await request.form()).getlist("image_file"))  # the form FastAPI already parsed (cached)
-    if count > 1:
-        raise ApiError(400, "invalid_option", f"image_file given {count} times; a cut-out takes one photo "
-                       "(send several as a job: POST /v1/jobs)", field="image_file")
+async def _refuse_repeated_fields(request: Request) -> None:
+    """FastAPI binds one of several parts of a name and drops the rest unseen: a seller who sent two photos must
+    hear that only one is cut per request, not get one result back and think the other was handled; two `size`
+    or `theme` values are as ambiguous (which one did the server use?)."""
+    form = await request.form()  # the form FastAPI already parsed (cached)
+    for name in dict.fromkeys(form.keys()):
+        count = len(form.getlist(name))
+        if count <= 1:
+            continue
+        if name == "image_file":
+            raise ApiError(400, "invalid_option", f"image_file given {count} times; a cut-out takes one photo "
+                           "(send several as a job: POST /v1/jobs)", field="image_file")
+        raise ApiError(400, "invalid_option", f"{name} given {count} times; send each option once", field=name)
 
 
 def _wants_json(request: Request) -> bool:

@@ -193,7 +193,8 @@ async def reprompt(item_id: str, body: RepromptIn, request: Request, response: R
     title = body.title.strip() if body.title is not None else None
     started = time.perf_counter()
     try:
-        await in_pool(services, lambda: reprompt_item(services, caller.key_id, item_id, prompt, title))
+        await in_pool(services, lambda: reprompt_item(services, caller.key_id, item_id, prompt, title),
+                      key_id=caller.key_id)
     except LookupError:
         raise not_found("item") from None
     except NotReady as exc:
@@ -230,7 +231,7 @@ async def correct(item_id: str, body: CorrectionIn, request: Request, response: 
         raise from_library(exc) from None
     await in_thread(_item_or_404, services, caller.key_id, item_id)  # 404 before taking a worker
     try:
-        await in_pool(services, lambda: correct_item(services, caller.key_id, item_id, change))
+        await in_pool(services, lambda: correct_item(services, caller.key_id, item_id, change), key_id=caller.key_id)
     except LookupError:
         raise not_found("item") from None
     except NotReady as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from typing import Any
@@ -11,9 +12,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fusion.errors import PromptcutError
-from service.api import params
+from service.api import params, theme_swap
 from service.api.auth import Caller, require_key
-from service.api.deps import get_services, in_pool, in_thread
+from service.api.deps import get_services, in_thread, refused
 from service.api.errors import ApiError, from_library, not_found
 from service.api.results_zip import results_zip as build_results_zip
 from service.api.schemas import ErrorBody, JobList, JobOut
@@ -28,8 +29,9 @@ from service.api.uploads import (
 from service.api.urls import check_callback_url, check_image_url
 from service.db import repo
 from service.db.repo import ArtifactRef, NewItem
+from service.jobs.key_limits import KeyBusy, check_job_room
 from service.jobs.payloads import job_json
-from service.jobs.tasks import rerender_job
+from service.jobs.pool import PoolClosed
 
 router = APIRouter(tags=["jobs"])
 
@@ -224,17 +226,16 @@ def _rows(text: str | None, count: int) -> tuple[list[JobItemIn], list[tuple[int
 _CREATE_LOCK = threading.Lock()
 
 
-def _too_many_jobs(services, db, key_id: str) -> None:
-    cap = services.settings.max_concurrent_jobs_per_key
-    if repo.count_active_jobs(db, key_id) >= cap:
-        services.metrics.rejected.labels("jobs_per_key").inc()
-        raise ApiError(429, "too_many_jobs", f"this key already has {cap} unfinished jobs; wait for one to finish",
-                       headers={"Retry-After": "10"})
+def _check_room(services, db, key_id: str, new_items: int) -> None:
+    try:
+        check_job_room(services.settings, db, key_id, new_items)
+    except KeyBusy as busy:
+        raise refused(services, busy) from None
 
 
 def _create(services, key_id: str, spec: _Spec) -> dict:
     with services.database.session() as db:  # early, before any upload is stored
-        _too_many_jobs(services, db, key_id)
+        _check_room(services, db, key_id, len(spec.items))
     new_items = []
     for entry in spec.items:
         original = None
@@ -245,7 +246,7 @@ def _create(services, key_id: str, spec: _Spec) -> dict:
                                  source_url=entry["source_url"], original=original))
     with _CREATE_LOCK, services.database.session() as db:
         repo.lock_key(db, key_id)
-        _too_many_jobs(services, db, key_id)  # again, now that no other creation of this key can interleave
+        _check_room(services, db, key_id, len(new_items))  # again, now that no other creation can interleave
         job = repo.create_job(db, key_id, new_items, spec.render, spec.callback_url)
         return job_json(job, repo.job_counts(db, job.id), repo.job_items(db, job.id))
 
@@ -327,9 +328,19 @@ async def swap_theme(job_id: str, body: ThemeIn, request: Request, caller: Calle
             repo.set_job_render(db, job_id, render)
             return render
 
-    render = await in_thread(new_render)
+    reserved = False
     try:
-        await in_pool(services, lambda: rerender_job(services, job_id, render))
-    except PromptcutError as exc:
-        raise from_library(exc) from None
+        reserved = theme_swap.reserve(services, caller.key_id, job_id)
+        await in_thread(new_render)
+        run = theme_swap.start_or_join(services, caller.key_id, job_id, reserved)
+        reserved = False  # the run holds the slot now
+        await asyncio.shield(run)  # a client that hangs up leaves the swap finishing
+    except KeyBusy as busy:
+        raise refused(services, busy) from None
+    except PoolClosed:
+        raise ApiError(503, "shutting_down", "the server is shutting down; retry shortly",
+                       headers={"Retry-After": "5"}) from None
+    finally:
+        if reserved:
+            theme_swap.release(services, caller.key_id)
     return await in_thread(_job_or_404, services, caller.key_id, job_id)

@@ -817,6 +817,9 @@ def test_a_second_image_file_part_is_refused_not_dropped(api: Api, photos: dict[
             response = client.post("/v1/cutouts", files=[("image_file", part) for part in parts])
             body = assert_error(response, 400, "invalid_option", "image_file")
             assert "2 times" in body["error"]["message"] and "X-Promptcut-Item" not in response.headers
+        twice = client.post("/v1/cutouts", files=[("image_file", one)], data={"size": ["400x400", "800x800"]})
+        body = assert_error(twice, 400, "invalid_option", "size")
+        assert "size given 2 times" in body["error"]["message"]
 
 
 def test_a_theme_with_a_colour_gets_the_same_answer_from_cutouts_and_a_theme_swap(
@@ -942,7 +945,8 @@ def test_full_pool_answers_429_with_retry_after_then_recovers(tmp_path: Path, ph
     from service.settings import Settings
 
     settings = Settings(
-        data_dir=tmp_path, segmenter="classical", workers=1, queue_size=1, max_concurrent_jobs_per_key=1
+        data_dir=tmp_path, segmenter="classical", workers=1, queue_size=1, max_concurrent_jobs_per_key=1,
+        max_cuts_per_key=3,  # the pool's own limit, not the key's (test_key_limits.py)
     )
     keys, _ = make_keys(settings, ("a",))
     segmenter = GatedSegmenter()

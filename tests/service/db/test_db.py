@@ -269,6 +269,23 @@ def test_queued_items_take_the_stores_in_turn(database: Database, key_id: str) -
         assert repo.next_queued_items(db, 2) == [big[0], small[0]]
 
 
+def test_a_store_with_nothing_running_gets_the_next_free_slot(database: Database, key_id: str) -> None:
+    """Store A's items fill the workers; store B's job arrives later: B's item is next, not A's older ones."""
+    _, big = _job(database, key_id, count=5)
+    assert _claim(database, big[0], "w1") and _claim(database, big[1], "w2")
+    with database.session() as db:
+        other_key, _ = repo.create_key(db, "other store")
+        other_key_id = other_key.id
+    _, small = _job(database, other_key_id, count=2)
+    with database.session() as db:
+        assert repo.next_queued_items(db, 1) == [small[0]]
+        # B then also catches up to A's two running items before A's third starts
+        assert repo.next_queued_items(db, 10) == [small[0], small[1], big[2], big[3], big[4]]
+    assert _claim(database, small[0], "w3")
+    with database.session() as db:
+        assert repo.next_queued_items(db, 1) == [small[1]]
+
+
 def test_only_one_of_many_concurrent_claims_wins(database: Database, key_id: str) -> None:
     _, items = _job(database, key_id, count=3)
     for item_id in items:
