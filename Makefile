@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0  # CPU build, first: a bare torch requirement pulls CUDA
-	$(BIN)/pip install --quiet -e '.[labels,postgres,test]'
+	$(BIN)/pip install --quiet -e '.[labels,postgres,workers,s3,test]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -74,10 +74,31 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
 
     lease_seconds: int = Field(default=600, ge=1)  # a running item whose claim is older is re-queued
+
+    # Scaled out (docs/operations.md "Running on several machines"): "" = in-process workers (the default).
+    # redis://host:6379/0 or amqp://user:password@host:5672// — `promptcut serve` then hands job items to
+    # `promptcut worker` processes through it; the database stays the record of every item's state.
+    broker_url: str = ""
+    # Job items handed to the broker and not yet started, at most. A store's new job waits behind at most this many
+    # items spread over the workers, so keep it near the number of worker processes (too small: workers idle).
+    broker_window: int = Field(default=4, ge=1)
+    # A handed item still queued after this long is handed again (a message lost with a broker restart); a
+    # duplicate is harmless: only one worker can claim an item.
+    broker_resend_seconds: float = Field(default=120.0, gt=0)
     # "" = the only server on this database: on start it re-queues every interrupted item. Several servers
     # sharing one PostgreSQL each get a stable, distinct name: on start each takes back only its own items,
     # and the lease re-queues those of a server that never came back.
     instance_name: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9._-]*$")
+
+    # Artifacts (docs/operations.md "Artifacts in S3-compatible storage"): "" = the folder data_dir/artifacts (the
+    # default); "s3://bucket/prefix" = an S3-compatible bucket (extra `s3`). Credentials: boto3's own chain
+    # (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance role), never these settings.
+    artifacts_url: str = Field(default="", pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?)?$")
+    s3_endpoint_url: str = ""  # "" = AWS; e.g. http://minio:9000 for MinIO, Ceph, a local moto server
+    s3_region: str = ""  # "" = boto3's (AWS_REGION / AWS_DEFAULT_REGION / ~/.aws/config)
+    # 0: the API streams results (only an API key gets them). > 0: result and original downloads answer 307 to a
+    # presigned URL valid this long — a bearer link anyone holding it can use, whatever happens to the key.
+    s3_presign_seconds: int = Field(default=0, ge=0, le=7 * 24 * 3600)  # S3 signs for at most 7 days
 
     @field_validator("data_dir", "models", mode="after")
     @classmethod

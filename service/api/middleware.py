@@ -8,6 +8,7 @@ import logging
 import time
 
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sql
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -179,9 +180,26 @@ class InternalErrorMiddleware:
 
         try:
             await self.app(scope, receive, watch)
-        except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+        except Exception as exc:
             if started:
+                log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
                 raise  # half a response is out: only closing the connection is left
-            response = JSONResponse(error_body("internal", "internal server error; it has been logged"), 500)
+            if _database_unreachable(exc):
+                # Not a bug: the database is down or restarting. The client may retry; the pool reconnects
+                # (pre-ping) once it is back, no restart needed.
+                log.warning("database unreachable on %s %s: %s", scope.get("method"), scope.get("path"),
+                            type(exc).__name__)
+                response = JSONResponse(error_body("database_unavailable", "the database is unreachable; retry "
+                                                   "shortly"), 503, headers={"Retry-After": "5"})
+            else:
+                log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+                response = JSONResponse(error_body("internal", "internal server error; it has been logged"), 500)
             await response(scope, receive, send)
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """A lost or refused database connection (not a query error): SQLAlchemy's OperationalError (what drivers
+    raise for connection failures), an invalidated connection, or no pooled connection in time."""
+    if isinstance(exc, sql.TimeoutError):
+        return True
+    return isinstance(exc, sql.DBAPIError) and (isinstance(exc, sql.OperationalError) or exc.connection_invalidated)

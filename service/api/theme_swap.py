@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,9 @@ from service.jobs.runtime import Services
 from service.jobs.tasks import rerender_item
 
 log = logging.getLogger("promptcut.api")
+
+RENDER_POLL_SECONDS = 0.05
+RENDER_WAIT_SECONDS = 120  # scaled out: a worker must take a render item within this long, or it is skipped
 
 
 @dataclass
@@ -107,6 +111,8 @@ def _targets(services: Services, job_id: str, skipped: set[str]) -> tuple[dict[s
 async def _rerender(services: Services, item_id: str, render: dict[str, Any]) -> bool:
     """One item on the interactive lane; waits for room rather than failing a swap already under way. False
     when the item could not be re-rendered (not done any more, a missing layer, an internal error: logged)."""
+    if services.broker is not None:
+        return await _rerender_on_a_worker(services, item_id, render)
     while True:
         try:
             future = services.pool.submit(lambda: rerender_item(services, item_id, render), priority=INTERACTIVE)
@@ -120,3 +126,28 @@ async def _rerender(services: Services, item_id: str, render: dict[str, Any]) ->
     except Exception:  # noqa: BLE001 — one bad item must not stop the swap of the others
         log.exception("item %s could not be re-rendered", item_id)
     return False
+
+
+async def _rerender_on_a_worker(services: Services, item_id: str, render: dict[str, Any]) -> bool:
+    """Scaled out: the item goes to the `render` queue; done when the database shows it with `render` (or shows
+    that it cannot be: not done any more, or no new version within RENDER_WAIT_SECONDS)."""
+    before = await in_thread(_item_state, services, item_id)
+    if before is None or before[0] != "done":
+        return False
+    await in_thread(services.broker.send_render, item_id, render)
+    deadline = time.monotonic() + RENDER_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        await asyncio.sleep(RENDER_POLL_SECONDS)
+        now = await in_thread(_item_state, services, item_id)
+        if now is None or now[0] != "done":
+            return False
+        if now[1] > before[1] and now[2] == render:
+            return True  # (a reprompt or fix that lands meanwhile is re-rendered on its version by the worker)
+    log.warning("item %s: no worker re-rendered it within %d s", item_id, RENDER_WAIT_SECONDS)
+    return False
+
+
+def _item_state(services: Services, item_id: str) -> tuple[str, int, dict[str, Any]] | None:
+    with services.database.session() as db:
+        item = repo.load_item(db, item_id)
+        return None if item is None else (item.state, item.version, dict(item.render or {}))

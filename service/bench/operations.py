@@ -143,7 +143,7 @@ class _ForgetfulStore:
 
     def forget(self, digests: Iterable[str]) -> None:
         for digest in digests:
-            self.store.path(digest).unlink(missing_ok=True)
+            self.store.delete(digest)
 
 
 def _timed(call: Callable[[], object], before: Callable[[], None] = lambda: None) -> tuple[float, object]:

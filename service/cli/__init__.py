@@ -43,6 +43,8 @@ COMMANDS = {
     ),
     "prompts": Command("service.cli.prompts", "Print the PromptSet of each TITLE as one JSON line."),
     "serve": Command("service.cli.serve", "Serve the HTTP API, the seller page (/) and the API docs (/docs)."),
+    "worker": Command("service.cli.worker",
+                      "Cut job items and re-render theme swaps handed out by `promptcut serve` (scaled out)."),
     "migrate": Command("service.cli.migrate",
                        "Bring the service database to the current schema and print its revision before and after."),
     "models": Command(

@@ -15,8 +15,11 @@ from fusion.errors import PromptcutError
 from service.api.app import create_app
 from service.cli.errors import fail
 from service.db import open_database
+from service.engine.artifact_stores import open_artifact_store
 from service.jobs.startup import build_segmenter
 from service.settings import Settings
+
+KEEP_ALIVE_SECONDS = 65  # idle keep-alive connections are closed after this
 
 
 def serve(
@@ -68,6 +71,7 @@ def serve(
         # Fail here with one line (not a lifespan traceback) when the database or the models are unusable.
         open_database(settings.db_url, migrate=settings.migrate_on_start,
                       require_current=not settings.migrate_on_start).close()
+        open_artifact_store(settings)  # a bucket that does not answer: one line naming it, not a traceback
         chosen, notice = build_segmenter(settings)
     except PromptcutError as exc:
         raise fail(str(exc)) from None
@@ -76,7 +80,10 @@ def serve(
     app = create_app(settings, segmenter=chosen)
     typer.echo(f"promptcut serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", err=True)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level.lower(),
-                            timeout_graceful_shutdown=30, proxy_headers=False, server_header=False)
+                            timeout_graceful_shutdown=30, proxy_headers=False, server_header=False,
+                            # Longer than clients' and load balancers' idle timeouts (often 60 s): with uvicorn's
+                            # 5 s, a client reusing a connection the server is just closing gets a reset.
+                            timeout_keep_alive=KEEP_ALIVE_SECONDS)
     server = uvicorn.Server(config)
     server.run()
     if not getattr(server, "started", False):

@@ -297,6 +297,21 @@ def claim_item(db: Session, item_id: str, worker: str) -> bool:
     return True
 
 
+def touch_claim(db: Session, item_id: str, worker: str) -> bool:
+    """Move the claim's time forward (a heartbeat); False when `worker` no longer holds the item."""
+    result = db.execute(update(Item).where(Item.id == item_id, Item.state == "running", Item.claimed_by == worker)
+                        .values(claimed_at=utcnow()).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def still_queued(db: Session, item_ids: Iterable[str]) -> set[str]:
+    """Those of `item_ids` still waiting for a worker."""
+    ids = list(item_ids)
+    if not ids:
+        return set()
+    return set(db.scalars(select(Item.id).where(Item.id.in_(ids), Item.state == "queued")))
+
+
 def _add_artifacts(db: Session, item_id: str, artifacts: Mapping[str, str | ArtifactRef]) -> None:
     version = db.scalar(select(Item.version).where(Item.id == item_id))  # the one just recorded
     for kind, value in artifacts.items():
@@ -413,9 +428,14 @@ def recover_on_start(db: Session, *, claimed_by_prefix: str | None = None, max_a
     if claimed_by_prefix is not None:
         conditions.append(Item.claimed_by.startswith(claimed_by_prefix, autoescape=True))
     else:
-        db.execute(update(Job).where(Job.webhook_state == "sending").values(webhook_state=None)
-                   .execution_options(synchronize_session=False))
+        resend_interrupted_webhooks(db)
     return _requeue(db, conditions, max_attempts)
+
+
+def resend_interrupted_webhooks(db: Session) -> None:
+    """Job webhooks a stopped server was sending are due again (at least once)."""
+    db.execute(update(Job).where(Job.webhook_state == "sending").values(webhook_state=None)
+               .execution_options(synchronize_session=False))
 
 
 def refresh_job_state(db: Session, job_id: str) -> Job:

@@ -30,6 +30,7 @@ from service.net.webhooks import deliver_webhook
 log = logging.getLogger("promptcut.dispatcher")
 
 POLL_SECONDS = 1.0  # also picks up work queued by other processes sharing the database
+BROKER_POLL_SECONDS = 0.2
 STALE_CHECK_SECONDS = 30.0
 FEED_WINDOW = 64  # queued items looked at per pass (at least): enough to see many stores' next turns
 
@@ -45,6 +46,7 @@ class JobDispatcher:
         self._webhooks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promptcut-webhook")
         self._last_stale_check = 0.0
         self._last_served: dict[str, int] = {}  # key id → serial of the last item fed for it (dispatcher thread)
+        self._handed: dict[str, float] = {}  # scaled out: item id → when it was handed to the broker
         self._serial = itertools.count()
 
     def start(self) -> None:
@@ -68,8 +70,11 @@ class JobDispatcher:
     # ------------------------------------------------------------------------------------------------ loop
 
     def _run(self) -> None:
+        # Scaled out no worker wakes this loop when it finishes an item: look more often to keep the broker's short
+        # queue topped up.
+        poll = POLL_SECONDS if self._services.broker is None else BROKER_POLL_SECONDS
         while not self._stop.is_set():
-            self._wake.wait(POLL_SECONDS)
+            self._wake.wait(poll)
             self._wake.clear()
             if self._stop.is_set():
                 return
@@ -82,7 +87,11 @@ class JobDispatcher:
                 self._stop.wait(POLL_SECONDS)
 
     def _feed(self) -> None:
+        if self._services.broker is not None:
+            self._feed_broker()
+            return
         pool = self._services.pool
+        assert pool is not None
         room = pool.background_room()
         if room <= 0:
             return
@@ -105,6 +114,35 @@ class JobDispatcher:
             self._last_served[candidate.key_id] = next(self._serial)
             future.add_done_callback(lambda _f, item_id=candidate.item_id: self._finished(item_id))
             room -= 1
+
+    def _feed_broker(self) -> None:
+        """Scaled out: hand queued items to the broker, at most broker_window not yet started at a time — the
+        broker's queue stays short, so the stores' turns are decided here (from the database), not by its order."""
+        broker, settings = self._services.broker, self._services.settings
+        assert broker is not None
+        with self._services.database.session() as db:
+            waiting = repo.still_queued(db, self._handed)
+            self._handed = {item_id: at for item_id, at in self._handed.items() if item_id in waiting}
+            room = settings.broker_window - len(self._handed)
+            queued = repo.queued_turns(db, max(room + len(self._handed), FEED_WINDOW)) if room > 0 else []
+        now = time.monotonic()
+        lost = [item_id for item_id, at in self._handed.items() if now - at >= settings.broker_resend_seconds]
+        try:
+            for item_id in lost:  # lost with a broker restart, perhaps: again (a duplicate is a no-op)
+                broker.send_cut(item_id)
+                self._handed[item_id] = now
+            for candidate in self._in_turn(queued):
+                if room <= 0:
+                    break
+                if candidate.item_id in self._handed:
+                    continue
+                broker.send_cut(candidate.item_id)
+                self._handed[candidate.item_id] = now
+                self._last_served[candidate.key_id] = next(self._serial)
+                room -= 1
+        except Exception as exc:  # noqa: BLE001 — the broker is down: items stay queued, the next pass retries
+            log.warning("cannot hand job items to the broker (%s); retrying", type(exc).__name__)
+            self._stop.wait(POLL_SECONDS)
 
     def _in_turn(self, queued: list[repo.QueuedTurn]) -> list[repo.QueuedTurn]:
         """Equal turns: the store served longest ago first. With one worker, a store whose item just finished
@@ -131,7 +169,7 @@ class JobDispatcher:
 
     def _requeue_stale(self) -> None:
         now = time.monotonic()
-        if now - self._last_stale_check < STALE_CHECK_SECONDS:
+        if now - self._last_stale_check < min(STALE_CHECK_SECONDS, self._services.settings.lease_seconds / 2):
             return
         self._last_stale_check = now
         cutoff = utcnow() - timedelta(seconds=self._services.settings.lease_seconds)

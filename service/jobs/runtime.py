@@ -12,8 +12,9 @@ from typing import Protocol
 
 from fusion.protocol import Segmenter
 from service.db import Database
-from service.engine.blobstore import ArtifactStore
+from service.engine.blobstore import ArtifactBackend
 from service.engine.engine import Engine
+from service.jobs.broker import BrokerClient
 from service.jobs.key_limits import KeyCaps, KeyLimits
 from service.jobs.pool import WorkerPool
 from service.prometheus import Metrics
@@ -33,16 +34,17 @@ class Dispatcher(Protocol):
 class Services:
     settings: Settings
     database: Database
-    store: ArtifactStore
+    store: ArtifactBackend
     segmenter: Segmenter
     engine: Engine
-    pool: WorkerPool
+    pool: WorkerPool | None  # None in a `promptcut worker` process: Celery runs its tasks
     metrics: Metrics
     # Unique per process start: claims carry it, so a claim from a previous (killed) run is never mistaken
     # for ours.
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")
     instance_prefix: str = ""  # settings.instance_name + "/" when several servers share the database
     dispatcher: Dispatcher | None = None
+    broker: BrokerClient | None = None  # scaled out: job items and swap items go to `promptcut worker` processes
     segmenter_notice: str | None = None
 
     limits: KeyLimits = field(init=False)  # per-key in-flight limits of this process
@@ -62,7 +64,10 @@ class Services:
     def stop(self) -> None:
         if self.dispatcher is not None:
             self.dispatcher.stop()
-        self.pool.shutdown(timeout=60)
+        if self.pool is not None:
+            self.pool.shutdown(timeout=60)
         if self.dispatcher is not None:
             self.dispatcher.join_webhooks(timeout=self.settings.webhook_timeout + 1)
+        if self.broker is not None:
+            self.broker.close()
         self.database.close()

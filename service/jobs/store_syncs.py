@@ -10,7 +10,7 @@ import threading
 
 from fusion.protocol import Segmenter
 from service.db import Database
-from service.engine.blobstore import ArtifactStore
+from service.engine.artifact_stores import open_artifact_store
 from service.engine.engine import Engine
 from service.jobs.pool import WorkerPool
 from service.jobs.runtime import Services
@@ -41,7 +41,7 @@ def sync_context(services: Services, box: SecretBox, rules: StoreEndpointRules) 
 
 def local_services(settings: Settings, database: Database, segmenter: Segmenter) -> Services:
     """The job runner's state for a CLI command: no dispatcher and no pool threads (items run on the caller)."""
-    store = ArtifactStore(settings.artifacts_dir)
+    store = open_artifact_store(settings)
     return Services(settings, database, store, segmenter, Engine(store, segmenter, max_pixels=settings.max_pixels),
                     WorkerPool(1, 0), Metrics())
 

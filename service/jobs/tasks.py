@@ -23,6 +23,7 @@ from service.engine.correction_history import CorrectionChange, CorrectionHistor
 from service.engine.engine import MissingArtifactError
 from service.engine.render_request import RenderRequest
 from service.engine.result_meta import stage_seconds
+from service.jobs.heartbeat import claim_heartbeat
 from service.jobs.runtime import Services
 from service.net.fetch import fetch_image
 
@@ -32,6 +33,7 @@ RERENDER_ATTEMPTS = 3  # a theme swap that loses a race with a correction or rep
 DROPPED_CORRECTIONS_NOTE = ("reprompt: the seller's corrections were dropped; the cut starts again from the "
                             "automatic selection (correct it again if needed)")
 
+RETRY_LATER = {"artifact_store_unavailable"}  # errors of the server's own storage, not of the item
 INTERNAL_MESSAGE = "internal error while processing this item; it has been logged"
 
 
@@ -85,14 +87,20 @@ def run_job_item(services: Services, item_id: str) -> None:
         source_url, title, prompt = item.source_url, item.title, item.prompt
         current = repo.current_artifacts(db, item_id)
     try:
-        if original is not None:
-            data = services.store.get(original.digest)
-        elif source_url:
-            data = fetch_source(services, source_url)
-        else:
-            raise PromptcutError("the item has neither an uploaded image nor an image URL")
-        result = services.engine.cut(data, title, prompt, _render_request(render))
+        with claim_heartbeat(services, item_id, worker):
+            if original is not None:
+                data = services.store.get(original.digest)
+            elif source_url:
+                data = fetch_source(services, source_url)
+            else:
+                raise PromptcutError("the item has neither an uploaded image nor an image URL")
+            result = services.engine.cut(data, title, prompt, _render_request(render))
     except PromptcutError as exc:
+        if getattr(exc, "code", None) in RETRY_LATER:
+            # Not the item's fault: leave the claim to expire, so the item is tried again after the lease (a
+            # natural back-off; after MAX_ATTEMPTS claims it is failed as abandoned).
+            log.warning("item %s: %s; it will be retried after its lease", item_id, exc)
+            return
         _fail(services, item_id, worker, getattr(exc, "code", "error") or "error", str(exc))
         return
     except Exception:  # noqa: BLE001 — one broken item must not stop the job; the trace goes to the log only

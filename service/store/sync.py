@@ -25,7 +25,7 @@ from fusion.imageio import decode_image
 from service.db import Database, repo
 from service.db.repo import ArtifactRef, NewItem
 from service.db.schema import Item, Sync, SyncItem
-from service.engine.blobstore import ArtifactStore
+from service.engine.blobstore import ArtifactBackend
 from service.engine.render_request import RenderRequest
 from service.engine.result_meta import review_of
 from service.store import sync_records as records
@@ -76,7 +76,7 @@ class SyncContext:
     `process(item_id)` returns once the job item is done or failed (cut in this thread, or by a worker)."""
 
     database: Database
-    blobs: ArtifactStore
+    blobs: ArtifactBackend
     open_client: Callable[[str, str], ShopifyClient]
     fetch: Callable[[str], bytes]
     process: Callable[[str], None]

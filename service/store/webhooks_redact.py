@@ -25,7 +25,7 @@ from service.db.schema import (
     Sync,
     SyncItem,
 )
-from service.engine.blobstore import ArtifactStore, is_digest
+from service.engine.blobstore import ArtifactBackend, is_digest
 
 log = logging.getLogger("promptcut.store.webhooks")
 
@@ -38,7 +38,7 @@ class Redacted:
     blobs: int
 
 
-def redact_store(database: Database, blobs: ArtifactStore, store_id: str) -> Redacted:
+def redact_store(database: Database, blobs: ArtifactBackend, store_id: str) -> Redacted:
     """Delete everything of connection `store_id` (see the module's docstring); nothing when it is gone."""
     with database.session() as db:
         store = db.get(StoreConnection, store_id)
@@ -65,9 +65,7 @@ def redact_store(database: Database, blobs: ArtifactStore, store_id: str) -> Red
     for digest in sorted(digest for digest in digests if is_digest(digest)):
         if _still_used(database, digest):
             continue
-        path = blobs.path(digest)
-        if path.is_file():
-            path.unlink()
+        if blobs.delete(digest):
             removed += 1
     log.info("shop/redact: deleted store %s (%s): %d sync(s), %d item(s), %d blob(s)", store_id, domain,
              len(sync_ids), len(item_ids), removed)

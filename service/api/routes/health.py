@@ -16,7 +16,7 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Models loaded, artifact store writable, database reachable",
+@router.get("/readyz", summary="Models loaded, artifact store writable, database (and broker, scaled out) reachable",
             responses={503: {"description": "Not ready; `checks` says which part"}})
 async def readyz(request: Request) -> JSONResponse:
     services = getattr(request.app.state, "services", None)
@@ -24,12 +24,15 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse({"error": {"code": "not_ready", "message": "starting"}, "checks": {}}, 503)
 
     def check() -> dict[str, bool]:
-        return {
+        checks = {
             "models": services.segmenter_ready(),
             "store": services.store.writable(),
             "database": services.database.ping(),
             "workers": services.pool.alive() and services.dispatcher is not None and services.dispatcher.alive(),
         }
+        if services.broker is not None:  # scaled out: job items reach the workers only through it
+            checks["broker"] = services.broker.reachable()
+        return checks
 
     checks = await in_thread(check)
     backend = getattr(services.segmenter, "name", "unknown")

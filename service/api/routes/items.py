@@ -4,9 +4,10 @@ clicks / box (corrections)."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from fusion.corrections import Corrections
@@ -17,6 +18,7 @@ from service.api.errors import ApiError, from_library, not_found
 from service.api.schemas import ErrorBody, ItemOut
 from service.api.uploads import sniff_content_type
 from service.db import repo
+from service.engine.blobstore import ArtifactStoreUnavailableError
 from service.engine.correction_history import CorrectionChange
 from service.engine.result_meta import server_timing
 from service.jobs.payloads import item_json
@@ -27,6 +29,9 @@ router = APIRouter(tags=["items"])
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _ERRORS = {401: {"model": ErrorBody}, 404: {"model": ErrorBody}}
 _IMAGE = {"content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}, "description": "The image."}
+# Only with artifacts in a bucket (docs/operations.md "Artifacts in S3-compatible storage").
+_BUCKET = {307: {"description": "PROMPTCUT_S3_PRESIGN_SECONDS > 0: Location is a presigned link to the image"},
+           503: {"model": ErrorBody, "description": "artifact_store_unavailable: the bucket cannot be reached"}}
 
 
 class RepromptIn(BaseModel):
@@ -109,10 +114,11 @@ async def get_item(item_id: str, request: Request, caller: Caller = Depends(requ
     return await in_thread(_item_or_404, services, caller.key_id, item_id)
 
 
-def _artifact_bytes(services, key_id: str, item_id: str, kind: str,
-                    asked: int | None = None) -> tuple[bytes, str, str, int]:
-    """The bytes, type, digest and version of an item's `kind` image: the current one, or with `asked` the one
-    version `asked` showed (404 for a version it never had, or one from before versions were recorded)."""
+def _stored_artifact(services, key_id: str, item_id: str, kind: str,
+                     asked: int | None = None) -> tuple[str, str | None, int]:
+    """The digest, recorded content type (None on rows from before types were recorded) and version of an item's
+    `kind` image: the current one, or with `asked` the one version `asked` showed (404 for a version it never had,
+    or one from before versions were recorded)."""
     with services.database.session() as db:
         item = repo.get_item(db, key_id, item_id)
         if item is None:
@@ -135,21 +141,42 @@ def _artifact_bytes(services, key_id: str, item_id: str, kind: str,
                            f"(its current version is {item.version})")
     if artifact is None:
         raise ApiError(409, "not_ready", f"the item's {kind} image is not stored yet", headers={"Retry-After": "1"})
-    data = services.store.get(artifact.digest)
-    content_type = artifact.content_type or _sniff(data)
-    return data, content_type, artifact.digest, version
+    return artifact.digest, artifact.content_type, version
 
 
-def _sniff(data: bytes) -> str:
-    return sniff_content_type(data)
+@dataclass(frozen=True)
+class _Download:
+    """How to answer with a stored image: a redirect to `url` (a presigned link), or else `data` itself."""
+
+    url: str | None = None
+    data: bytes = b""
+    content_type: str = ""  # of `data`: anything but an image goes as application/octet-stream, an attachment
+    attachment: bool = False
+
+
+def _download(services, digest: str, recorded_type: str | None) -> _Download:
+    # A presigned link makes the bucket serve the recorded type, or with none recorded (results) the type it stored
+    # from the bytes' magic numbers.
+    content_type, attachment = _served_type(recorded_type) if recorded_type else (None, False)
+    url = services.store.download_url(digest, content_type, attachment)
+    if url is not None:
+        return _Download(url=url)
+    data = services.store.get(digest)
+    content_type, attachment = _served_type(recorded_type or sniff_content_type(data))
+    return _Download(data=data, content_type=content_type, attachment=attachment)
+
+
+def _served_type(content_type: str) -> tuple[str, bool]:
+    """Only images are shown inline: anything else is a download of unknown type (never rendered as a page)."""
+    return (content_type, False) if content_type.startswith("image/") else ("application/octet-stream", True)
 
 
 async def _image_response(request: Request, caller: Caller, item_id: str, kind: str,
                           asked: int | None = None) -> Response:
     services = get_services(request)
     try:
-        data, content_type, digest, version = await in_thread(_artifact_bytes, services, caller.key_id, item_id, kind,
-                                                              asked)
+        digest, recorded_type, version = await in_thread(_stored_artifact, services, caller.key_id, item_id, kind,
+                                                         asked)
     except PromptcutError as exc:
         raise from_library(exc) from None
     etag = f'"{digest[:32]}"'
@@ -158,15 +185,25 @@ async def _image_response(request: Request, caller: Caller, item_id: str, kind: 
                else "private, no-cache", "X-Promptcut-Version": str(version)}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    if not content_type.startswith("image/"):
-        content_type = "application/octet-stream"
+    try:
+        download = await in_thread(_download, services, digest, recorded_type)
+    except ArtifactStoreUnavailableError as exc:
+        raise ApiError(503, exc.code, str(exc), headers={"Retry-After": "5"}) from None
+    except PromptcutError as exc:
+        raise from_library(exc) from None
+    if download.url is not None:
+        # The bytes behind the link never change (the bucket sends them as immutable), but the link expires: the
+        # redirect itself is never cached.
+        return RedirectResponse(download.url, 307, headers={"Cache-Control": "private, no-store",
+                                                            "X-Promptcut-Version": str(version)})
+    if download.attachment:
         headers["Content-Disposition"] = "attachment"
-    return Response(data, media_type=content_type, headers=headers)
+    return Response(download.data, media_type=download.content_type, headers=headers)
 
 
 @router.get("/v1/items/{item_id}/result", response_class=Response,
             responses={200: _IMAGE, 409: {"model": ErrorBody, "description": "Not done yet (not_ready) or failed"},
-                       **_ERRORS},
+                       **_ERRORS, **_BUCKET},
             summary="The item's current result image, or with ?v=N the one its version N showed (404 when it has no "
                     "such version)")
 async def get_result(item_id: str, request: Request, caller: Caller = Depends(require_key),
@@ -175,7 +212,8 @@ async def get_result(item_id: str, request: Request, caller: Caller = Depends(re
 
 
 @router.get("/v1/items/{item_id}/original", response_class=Response,
-            responses={200: _IMAGE, 409: {"model": ErrorBody, "description": "Not fetched yet"}, **_ERRORS},
+            responses={200: _IMAGE, 409: {"model": ErrorBody, "description": "Not fetched yet"}, **_ERRORS,
+                       **_BUCKET},
             summary="The item's original photo as uploaded or fetched")
 async def get_original(item_id: str, request: Request, caller: Caller = Depends(require_key)) -> Response:
     return await _image_response(request, caller, item_id, "original")
