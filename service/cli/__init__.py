@@ -41,6 +41,10 @@ COMMANDS = {
         "service.cli.bench_store",
         "Time one store sync of N generated products on a fake shop: cutting vs the store, then a rerun and a revert.",
     ),
+    "bench-workers": Command(
+        "service.cli.bench_workers",
+        "Time one bulk job on 1, 2, … worker processes, overload the API 10×, and time cut-outs during a bulk job.",
+    ),
     "prompts": Command("service.cli.prompts", "Print the PromptSet of each TITLE as one JSON line."),
     "serve": Command("service.cli.serve", "Serve the HTTP API, the seller page (/) and the API docs (/docs)."),
     "worker": Command("service.cli.worker",
