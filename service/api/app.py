@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from fusion.protocol import Segmenter
-from service.api import routes
+from service.api import routes, theme_swap
 from service.api.docs_page import install_docs
 from service.api.errors import install_error_handlers
 from service.api.middleware import (
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, segmenter: Segmenter | None = N
         app.state.services = services
         app.state.store_webhooks = webhooks
         app.state.store_campaigns = campaigns
+        await theme_swap.resume_unfinished(services)  # starts the runs; they go on in the background
         log.info("promptcut ready: %s backend, %d worker(s), queue %d", getattr(services.segmenter, "name", "?"),
                  settings.workers, settings.queue_size)
         try:

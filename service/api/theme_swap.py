@@ -14,18 +14,21 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from fusion.errors import PromptcutError
 from service.api.deps import in_thread
 from service.db import repo
-from service.db.schema import Job
+from service.db.schema import Job, utcnow
+from service.jobs.key_limits import KeyBusy
 from service.jobs.pool import INTERACTIVE, PoolFull
 from service.jobs.runtime import Services
 from service.jobs.tasks import rerender_item
 
 log = logging.getLogger("promptcut.api")
 
+RESUME_WINDOW = timedelta(days=2)  # swaps older than this are not resumed on start (the seller has moved on)
 RENDER_POLL_SECONDS = 0.05
 RENDER_WAIT_SECONDS = 120  # scaled out: a worker must take a render item within this long, or it is skipped
 
@@ -75,6 +78,30 @@ def start_or_join(services: Services, key_id: str, job_id: str, reserved: bool) 
     runs[job_id] = run
     run.task = asyncio.get_running_loop().create_task(_run(services, job_id, run))
     return run.task
+
+
+async def resume_unfinished(services: Services) -> int:
+    """On start: finish the theme swaps a stopped server left half done (jobs re-themed within RESUME_WINDOW whose
+    done items do not all show the new look). Returns how many runs it started; a key with no free swap slot
+    keeps its job for the next swap request."""
+    since = utcnow() - RESUME_WINDOW
+    stale = await in_thread(_stale_jobs, services, since)
+    started = 0
+    for job_id, key_id in stale:
+        try:
+            reserved = reserve(services, key_id, job_id)
+        except KeyBusy:
+            continue
+        start_or_join(services, key_id, job_id, reserved)
+        started += 1
+    if started:
+        log.info("resuming %d theme swap(s) interrupted by the previous run", started)
+    return started
+
+
+def _stale_jobs(services: Services, since) -> list[tuple[str, str]]:
+    with services.database.session() as db:
+        return repo.jobs_with_stale_renders(db, since)
 
 
 async def _run(services: Services, job_id: str, run: _SwapRun) -> int:

@@ -226,6 +226,18 @@ def count_items_by_state(db: Session) -> dict[str, int]:
     return counts
 
 
+def jobs_with_stale_renders(db: Session, since: datetime) -> list[tuple[str, str]]:
+    """(job id, key id) of jobs changed since `since` with a done item that does not show the job's render yet:
+    a theme swap a stopped server had not finished."""
+    stale = []
+    for job in db.scalars(select(Job).where(Job.updated_at >= since).order_by(Job.updated_at)):
+        render = dict(job.render or {})
+        items = db.scalars(select(Item.render).where(Item.job_id == job.id, Item.state == "done"))
+        if any(dict(item_render or {}) != render for item_render in items):
+            stale.append((job.id, job.key_id))
+    return stale
+
+
 def set_job_render(db: Session, job_id: str, render: Mapping[str, Any]) -> None:
     """The job's current render (a theme swap); original_render is never changed."""
     db.execute(update(Job).where(Job.id == job_id).values(render=dict(render), updated_at=utcnow())
