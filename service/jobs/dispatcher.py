@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from service.db import repo
 from service.db.schema import ApiKey, Job, utcnow
+from service.jobs.background_loop import BackgroundLoop
 from service.jobs.payloads import job_json
 from service.jobs.pool import BACKGROUND, PoolClosed, PoolFull
 from service.jobs.runtime import Services
@@ -35,56 +36,27 @@ STALE_CHECK_SECONDS = 30.0
 FEED_WINDOW = 64  # queued items looked at per pass (at least): enough to see many stores' next turns
 
 
-class JobDispatcher:
+class JobDispatcher(BackgroundLoop):
     def __init__(self, services: Services) -> None:
+        super().__init__("promptcut-dispatcher", log)
         self._services = services
-        self._wake = threading.Event()
-        self._stop = threading.Event()
+        # Scaled out no worker wakes this loop when it finishes an item: look more often to keep the broker's short
+        # queue topped up.
+        self.poll_seconds = POLL_SECONDS if services.broker is None else BROKER_POLL_SECONDS
         self._pending: set[str] = set()  # submitted to the pool, not finished yet
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="promptcut-dispatcher", daemon=True)
         self._webhooks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promptcut-webhook")
-        self._last_stale_check = 0.0
         self._last_served: dict[str, int] = {}  # key id → serial of the last item fed for it (dispatcher thread)
         self._handed: dict[str, float] = {}  # scaled out: item id → when it was handed to the broker
         self._serial = itertools.count()
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def alive(self) -> bool:
-        return self._thread.is_alive() and not self._stop.is_set()
-
-    def wake(self) -> None:
-        """Look for work now (a job was created, a task finished)."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=10)
-
     def join_webhooks(self, timeout: float) -> None:
         self._webhooks.shutdown(wait=True, cancel_futures=False)
 
-    # ------------------------------------------------------------------------------------------------ loop
-
-    def _run(self) -> None:
-        # Scaled out no worker wakes this loop when it finishes an item: look more often to keep the broker's short
-        # queue topped up.
-        poll = POLL_SECONDS if self._services.broker is None else BROKER_POLL_SECONDS
-        while not self._stop.is_set():
-            self._wake.wait(poll)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self._requeue_stale()
-                self._feed()
-                self._send_webhooks()
-            except Exception:  # noqa: BLE001 — a database hiccup must not kill the loop; try again shortly
-                log.exception("dispatcher pass failed")
-                self._stop.wait(POLL_SECONDS)
+    def one_pass(self) -> None:
+        self._requeue_stale()
+        self._feed()
+        self._send_webhooks()
 
     def _feed(self) -> None:
         if self._services.broker is not None:
@@ -142,7 +114,7 @@ class JobDispatcher:
                 room -= 1
         except Exception as exc:  # noqa: BLE001 — the broker is down: items stay queued, the next pass retries
             log.warning("cannot hand job items to the broker (%s); retrying", type(exc).__name__)
-            self._stop.wait(POLL_SECONDS)
+            self.pause(POLL_SECONDS)
 
     def _in_turn(self, queued: list[repo.QueuedTurn]) -> list[repo.QueuedTurn]:
         """Equal turns: the store served longest ago first. With one worker, a store whose item just finished
@@ -165,14 +137,13 @@ class JobDispatcher:
     def _finished(self, item_id: str) -> None:
         with self._lock:
             self._pending.discard(item_id)
-        self._wake.set()
+        self.wake()
 
     def _requeue_stale(self) -> None:
-        now = time.monotonic()
-        if now - self._last_stale_check < min(STALE_CHECK_SECONDS, self._services.settings.lease_seconds / 2):
+        lease = self._services.settings.lease_seconds
+        if not self.every(min(STALE_CHECK_SECONDS, lease / 2), "stale"):
             return
-        self._last_stale_check = now
-        cutoff = utcnow() - timedelta(seconds=self._services.settings.lease_seconds)
+        cutoff = utcnow() - timedelta(seconds=lease)
         with self._services.database.session() as db:
             count = repo.requeue_stale(db, cutoff)
         if count:

@@ -17,6 +17,7 @@ from typing import Any
 
 from service.db.schema import utcnow
 from service.engine.render_request import RenderRequest
+from service.jobs.background_loop import BackgroundLoop
 from service.jobs.runtime import Services
 from service.jobs.store_syncs import sync_context
 from service.store import campaign as campaigns
@@ -38,33 +39,21 @@ def campaign_context(services: Services, box: SecretBox, rules: StoreEndpointRul
     return CampaignContext(sync_context(services, box, rules), rerender, clock)
 
 
-class StoreCampaignRunner:
+class StoreCampaignRunner(BackgroundLoop):
+    poll_seconds = POLL_SECONDS
+
     def __init__(self, services: Services, box: Callable[[], SecretBox], rules: StoreEndpointRules,
                  clock: Clock = utcnow) -> None:
         """`box` gives the server's SecretBox when a campaign first needs it (not at start)."""
+        super().__init__("promptcut-store-campaigns", log)
         self._services = services
         self._box = box
         self._rules = rules
         self.clock = clock
         self._context: CampaignContext | None = None
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._requested = 0  # run_pass calls so far
         self._served = 0  # the run_pass calls the last completed pass began after
         self._passed = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="promptcut-store-campaigns", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop taking campaigns; one in hand finishes its image, the rest is resumed on the next start."""
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout)
 
     def run_pass(self, timeout: float = 60.0) -> None:
         """Wake the runner and wait until it has completed a whole pass after this call (tests, after moving
@@ -76,26 +65,22 @@ class StoreCampaignRunner:
             if not self._passed.wait_for(lambda: self._served >= target, timeout):
                 raise TimeoutError("the campaign runner did not complete a pass")
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            with self._passed:
-                serving = self._requested
-            try:
-                self.work_due()
-            except Exception:  # noqa: BLE001 — a database hiccup must not kill the loop; try again shortly
-                log.exception("store campaign pass failed")
+    def one_pass(self) -> None:
+        with self._passed:
+            serving = self._requested
+        try:
+            self.work_due()
+        finally:  # a failed pass is a pass too: run_pass must not wait for ever
             with self._passed:
                 self._served = serving
                 self._passed.notify_all()
-            self._wake.wait(POLL_SECONDS)
 
     def work_due(self) -> int:
         """Work every campaign due now; returns how many were worked."""
         worked = 0
         lease = timedelta(seconds=self._services.settings.lease_seconds)
         for campaign_id in campaigns.due_campaigns(self._services.database, self.clock()):
-            if self._stop.is_set():
+            if self.stopping():
                 break
             if not campaigns.claim(self._services.database, campaign_id, self._services.worker_name(), self.clock(),
                                    lease):

@@ -10,13 +10,12 @@ POST /v1/stores/{id}/syncs: its cut is an ordinary job item, cut on this thread 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
 from fusion.errors import PromptcutError
 from service.db.schema import StoreWebhook, utcnow
+from service.jobs.background_loop import BackgroundLoop
 from service.jobs.runtime import Services
 from service.jobs.store_syncs import sync_context
 from service.store import webhooks_queue as queue
@@ -54,45 +53,29 @@ def process_delivery(context: SyncContext, delivery_id: str) -> Outcome:
         return Outcome("failed", "internal error while processing the webhook; it has been logged")
 
 
-class StoreWebhookRunner:
+class StoreWebhookRunner(BackgroundLoop):
+    poll_seconds = POLL_SECONDS
+
     def __init__(self, services: Services, box: Callable[[], SecretBox], rules: StoreEndpointRules) -> None:
         """`box` gives the server's SecretBox when a delivery first needs it (not at start: a server that
         never hears from a store never reads or creates the key file)."""
+        super().__init__("promptcut-store-webhooks", log)
         self._services = services
         self._box = box
         self._rules = rules
         self._context: SyncContext | None = None
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="promptcut-store-webhooks", daemon=True)
-        self._last_stale_check = 0.0
 
     def start(self) -> None:
         with self._services.database.session() as db:
             recovered = queue.recover(db, self._services.instance_prefix or None)
         if recovered:
             log.info("re-queued %d store webhook(s) interrupted by the previous run", recovered)
-        self._thread.start()
+        super().start()
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop taking deliveries; one in hand is finished, or taken back on the next start."""
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._requeue_stale()
-                while not self._stop.is_set() and self._work_one():
-                    pass
-            except Exception:  # noqa: BLE001 — a database hiccup must not kill the loop; try again shortly
-                log.exception("store webhook pass failed")
-            self._wake.wait(POLL_SECONDS)
-            self._wake.clear()
+    def one_pass(self) -> None:
+        self._requeue_stale()
+        while not self.stopping() and self._work_one():
+            pass
 
     def _work_one(self) -> bool:
         """Claim and process the oldest queued delivery; False when there was none to take."""
@@ -113,10 +96,8 @@ class StoreWebhookRunner:
         return False
 
     def _requeue_stale(self) -> None:
-        now = time.monotonic()
-        if now - self._last_stale_check < STALE_CHECK_SECONDS:
+        if not self.every(STALE_CHECK_SECONDS, "stale"):
             return
-        self._last_stale_check = now
         cutoff = utcnow() - timedelta(seconds=self._services.settings.lease_seconds)
         with self._services.database.session() as db:
             count = queue.requeue_stale(db, cutoff)
