@@ -36,6 +36,7 @@ from service.prometheus import Metrics
 from service.settings import Settings
 from service.store import sync_records
 from service.store.connections import StoreEndpointRules
+from service.store.secrets import server_box
 
 log = logging.getLogger("promptcut.api")
 
@@ -122,8 +123,7 @@ def start_store_webhooks(services: Services) -> StoreWebhookRunner:
     """The runner of recorded store webhooks (service.jobs.store_webhooks), started after the job runner."""
     settings = services.settings
     rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout)
-    runner = StoreWebhookRunner(services, lambda: routes.stores._box(settings.secret_key.get_secret_value(),
-                                                                     settings.data_dir), rules)
+    runner = StoreWebhookRunner(services, lambda: server_box(settings), rules)
     runner.start()
     return runner
 
@@ -133,8 +133,7 @@ def start_store_campaigns(services: Services, clock: Clock) -> StoreCampaignRunn
     while the server was down, are worked at once."""
     settings = services.settings
     rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout)
-    runner = StoreCampaignRunner(services, lambda: routes.stores._box(settings.secret_key.get_secret_value(),
-                                                                      settings.data_dir), rules, clock)
+    runner = StoreCampaignRunner(services, lambda: server_box(settings), rules, clock)
     runner.start()
     return runner
 

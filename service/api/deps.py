@@ -76,6 +76,14 @@ def key_slot(services: Services, key_id: str, kind: Kind, *, retry_after: int = 
         services.limits.release(key_id, kind)
 
 
+def check_key_room(services: Services, key_id: str, kind: Kind, *, retry_after: int = 1) -> None:
+    """429 now if the key has no `kind` slot free (before slow work whose next step needs one)."""
+    try:
+        services.limits.check(key_id, kind, retry_after=retry_after)
+    except KeyBusy as busy:
+        raise refused(services, busy) from None
+
+
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:
     """Short blocking work (a database query, reading a stored file) on the framework's thread pool."""
     return await run_in_threadpool(fn, *args)

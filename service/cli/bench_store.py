@@ -4,14 +4,13 @@ not a test."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Optional
 
 import typer
 
 from service.bench.store_sync import measure_store_sync
 from service.cli.errors import user_errors
+from service.cli.report_output import print_report
 
 
 def bench_store_command(
@@ -29,11 +28,7 @@ def bench_store_command(
     with user_errors():
         result = measure_store_sync(products, bucket=bucket, restore_rate=restore_rate, min_side=min_side,
                                     max_side=max_side, seed=seed)
-    for line in result.lines():
-        typer.echo(line)
-    if json_path:
-        text = json.dumps(result.to_dict(), indent=2)
-        typer.echo(text) if json_path == "-" else Path(json_path).write_text(text + "\n")
+    print_report(result, json_path)
 
 
 def register(app: typer.Typer) -> None:

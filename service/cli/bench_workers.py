@@ -4,9 +4,7 @@ latency of cut-outs and theme swaps while a bulk job runs. Needs PostgreSQL and 
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -14,6 +12,7 @@ import typer
 from service.bench.workers import DEFAULT_BROKER_URL, BenchOptions, measure_workers
 from service.cli.errors import fail, user_errors
 from service.cli.inputs import collect_inputs
+from service.cli.report_output import print_report
 
 
 def bench_workers_command(
@@ -45,11 +44,7 @@ def bench_workers_command(
         photos = [item.source for item in collect_inputs(inputs or ["samples"])]
         result = measure_workers(photos, options, database_url=database_url, broker_url=broker_url,
                                  environ=os.environ, progress=lambda line: typer.echo(line, err=True))
-    for line in result.lines():
-        typer.echo(line)
-    if json_path:
-        text = json.dumps(result.to_dict(), indent=2)
-        typer.echo(text) if json_path == "-" else Path(json_path).write_text(text + "\n")
+    print_report(result, json_path)
 
 
 def register(app: typer.Typer) -> None:

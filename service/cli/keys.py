@@ -27,8 +27,7 @@ from service.jobs.webhook_secrets import (
     rotate_secret,
     uses_legacy_secret,
 )
-from service.settings import Settings
-from service.store.secrets import SecretBox, secret_box
+from service.store.secrets import server_box
 
 keys_app = typer.Typer(name="keys", help="Create, list and revoke API keys for the service.", no_args_is_help=True)
 
@@ -46,11 +45,6 @@ def _database(data_dir: Path | None, database_url: str | None) -> Iterator:
         yield database
 
 
-def _box(settings: Settings) -> SecretBox:
-    """The server key the signing secrets are sealed with: run these commands with the server's settings."""
-    return secret_box(settings.secret_key.get_secret_value(), settings.data_dir)
-
-
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
@@ -65,7 +59,7 @@ def create(
     """Create a key for a store and print it and its webhook signing secret (shown only this once)."""
     settings = settings_from(data_dir, database_url)
     with opened_database(settings) as database:
-        box = _box(settings)
+        box = server_box(settings)
         with database.session() as db:
             issued = issue_key(db, box, store)
         if as_json:
@@ -113,7 +107,7 @@ def rotate_webhook_secret(
         raise fail(f"--grace-hours must be 0 to {most:g}")
     settings = settings_from(data_dir, database_url)
     with opened_database(settings) as database:
-        box = _box(settings)
+        box = server_box(settings)
         try:
             with database.session() as db:
                 rotated = rotate_secret(db, box, key_id, timedelta(hours=grace_hours))

@@ -24,7 +24,7 @@ from service.store.connections import (
     disconnect_store,
     list_stores,
 )
-from service.store.secrets import secret_box
+from service.store.secrets import server_box
 from service.store.webhooks_config import MAX_SECRET_LENGTH, WebhookChange, configure_webhooks
 
 STORE_HELP = ("Connect a Shopify store to an API key, list and disconnect it, replace its photos (sync, revert), "
@@ -52,7 +52,7 @@ def connect(
     settings = settings_from(data_dir, database_url)
     rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout)
     with opened_database(settings) as database:
-        box = secret_box(settings.secret_key.get_secret_value(), settings.data_dir)
+        box = server_box(settings)
         store = connect_store(database, box, key, shop, token, api_url=api_url, rules=rules)
         if webhook_secret is not None:
             configure_webhooks(database, box, store.id, WebhookChange(secret=webhook_secret))
@@ -111,7 +111,7 @@ def webhooks(
     given = {"theme": theme, "background": background, "format": fmt, "size": size}
     look = {name: value for name, value in given.items() if value is not None} or None
     with opened_database(settings) as database:
-        box = secret_box(settings.secret_key.get_secret_value(), settings.data_dir)
+        box = server_box(settings)
         config = configure_webhooks(database, box, store_id, WebhookChange(secret, auto_process, look))
     shown = ", ".join(f"{name} {value}" for name, value in sorted(config.look.items()) if value is not None)
     typer.echo(f"store {config.store_id}: webhook secret {'set' if config.secret_set else 'not set'}, "

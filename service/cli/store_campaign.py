@@ -27,7 +27,7 @@ from service.store.campaign_run import work
 from service.store.campaign_sheet import dry_run
 from service.store.catalogue import Selection
 from service.store.connections import StoreEndpointRules
-from service.store.secrets import secret_box
+from service.store.secrets import server_box
 
 campaign_app = typer.Typer(name="campaign", no_args_is_help=True,
                            help="Seasonal campaigns: a theme on the published photos from a start to an end.")
@@ -42,7 +42,7 @@ def _when(value: str, option: str) -> datetime:
 
 
 def _context(settings, database):
-    box = secret_box(settings.secret_key.get_secret_value(), settings.data_dir)
+    box = server_box(settings)
     rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout)
     services = local_services(settings, database, choose_segmenter("classical", settings.models).build())
     return services, campaign_context(services, box, rules)

@@ -21,13 +21,13 @@ from service.jobs.store_syncs import local_services, sync_context
 from service.store import sync_records
 from service.store.catalogue import Selection
 from service.store.connections import StoreEndpointRules
-from service.store.secrets import secret_box
+from service.store.secrets import server_box
 from service.store.sync import SyncOptions, run_sync, start_sync
 from service.store.sync_revert import revert_sync
 
 
 def _context(settings, database, segmenter_name: str = "classical", models: Path | None = None, threads: int = 2):
-    box = secret_box(settings.secret_key.get_secret_value(), settings.data_dir)
+    box = server_box(settings)
     rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout)
     choice = choose_segmenter(segmenter_name, models or settings.models).with_threads(threads)
     if choice.notice:

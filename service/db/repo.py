@@ -280,11 +280,6 @@ def queued_turns(db: Session, limit: int) -> list[QueuedTurn]:
     return [QueuedTurn(item_id, key_id, int(turn)) for item_id, key_id, turn in db.execute(query)]
 
 
-def next_queued_items(db: Session, limit: int) -> list[str]:
-    """The ids of queued_turns, in its order."""
-    return [queued.item_id for queued in queued_turns(db, limit)]
-
-
 def claim_item(db: Session, item_id: str, worker: str) -> bool:
     """Move a queued item to running for `worker`. True for exactly one of any number of concurrent claimers.
 

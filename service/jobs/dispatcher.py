@@ -25,8 +25,9 @@ from service.jobs.payloads import job_json
 from service.jobs.pool import BACKGROUND, PoolClosed, PoolFull
 from service.jobs.runtime import Services
 from service.jobs.tasks import run_job_item
-from service.jobs.webhook_secrets import SigningSecretError, server_box, signing_secrets
+from service.jobs.webhook_secrets import SigningSecretError, signing_secrets
 from service.net.webhooks import deliver_webhook
+from service.store.secrets import server_box
 
 log = logging.getLogger("promptcut.dispatcher")
 
@@ -174,7 +175,9 @@ class JobDispatcher(BackgroundLoop):
             url = job.callback_url
             key = db.get(ApiKey, job.key_id)
             try:
-                secrets = signing_secrets(key, server_box(settings)) if key is not None else ()
+                # The box is built only for a sealed secret, at each delivery: a replaced key file is seen at once,
+                # and a server whose keys all sign with the legacy secret never reads or creates one.
+                secrets = signing_secrets(key, lambda: server_box(settings)) if key is not None else ()
                 problem = None
             except SigningSecretError as error:  # never sent unsigned, nor signed with another secret
                 secrets, problem = (), str(error)

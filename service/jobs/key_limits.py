@@ -96,10 +96,6 @@ class KeyLimits:
         finally:
             self.release(key_id, kind)
 
-    def in_flight(self, key_id: str, kind: Kind) -> int:
-        with self._lock:
-            return self._in_flight.get((key_id, kind), 0)
-
 
 def check_job_room(settings, db, key_id: str, new_items: int) -> None:
     """Raise KeyBusy unless the key may add a job of `new_items` items: at most max_concurrent_jobs_per_key

@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 from fusion.errors import InvalidOptionError, PromptcutError
 from service.db import repo
 from service.db.schema import ApiKey, utcnow
-from service.settings import Settings
-from service.store.secrets import SecretBox, SecretKeyError, secret_box
+from service.store.secrets import SecretBox, SecretKeyError
 
 log = logging.getLogger("promptcut.webhooks")
 
@@ -88,12 +87,6 @@ def rotate_secret(db: Session, box: SecretBox, key_id: str, grace: timedelta = D
     row.previous_secret_valid_until = now + grace if previous is not None else None
     db.flush()
     return RotatedSecret(webhook_secret=secret, previous_valid_until=row.previous_secret_valid_until)
-
-
-def server_box(settings: Settings) -> BoxFactory:
-    """The server's SecretBox from its settings, built at each call: a replaced key file is seen at once, and a
-    server whose keys are all legacy never reads or creates one."""
-    return lambda: secret_box(settings.secret_key.get_secret_value(), settings.data_dir)
 
 
 def uses_legacy_secret(key: ApiKey) -> bool:

@@ -90,6 +90,12 @@ def secret_box(secret_key: str, data_dir: Path) -> SecretBox:
     return SecretBox(derive_key(_key_file(path)), str(path))
 
 
+def server_box(settings) -> SecretBox:
+    """secret_box for the server's settings (PROMPTCUT_SECRET_KEY, PROMPTCUT_DATA_DIR): every server, worker and
+    CLI command opens the same secrets with it."""
+    return secret_box(settings.secret_key.get_secret_value(), settings.data_dir)
+
+
 def _key_file(path: Path) -> str:
     """The key file's contents, creating it with a random key when absent. The new file is written aside and
     linked into place, so two servers starting together agree on one key and none reads a half-written file."""

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from fusion.errors import PromptcutError
 from service.api import params
 from service.api.auth import Caller, require_key
-from service.api.deps import get_services, in_pool, in_thread, key_slot, refused
+from service.api.deps import check_key_room, get_services, in_pool, in_thread, key_slot
 from service.api.errors import ApiError, from_library
 from service.api.schemas import CutoutOut, ErrorBody
 from service.api.uploads import display_name, read_upload
@@ -25,7 +25,6 @@ from service.engine.result_meta import (
     review_of,
     server_timing,
 )
-from service.jobs.key_limits import KeyBusy
 from service.jobs.payloads import item_json
 from service.jobs.tasks import CutoutRequest, fetch_source, run_cutout
 
@@ -130,18 +129,8 @@ async def create_cutout(
     try:
         fetched_in = None
         if data is None:
-            # Downloaded off the workers, under the key's URL-fetch limit: a slow server ties up one of this
-            # key's fetch slots, never a worker other stores need.
-            started = time.perf_counter()
-            try:  # no download whose cut would be refused anyway
-                services.limits.check(caller.key_id, "cuts", retry_after=services.pool.retry_after())
-            except KeyBusy as busy:
-                raise refused(services, busy) from None
-            with key_slot(services, caller.key_id, "url_fetches", retry_after=2):
-                data = await in_thread(fetch_source, services, url)
-            fetched_in = time.perf_counter() - started
-        fetched = data
-        outcome = await in_pool(services, lambda: run_cutout(services, caller.key_id, job, fetched, fetched_in),
+            data, fetched_in = await _fetch(services, caller.key_id, url)
+        outcome = await in_pool(services, lambda: run_cutout(services, caller.key_id, job, data, fetched_in),
                                 key_id=caller.key_id)
     except PromptcutError as exc:
         raise from_library(exc, field="image_url" if url else "image_file") from None
@@ -170,6 +159,17 @@ async def create_cutout(
                 "image_base64": base64.b64encode(outcome.output).decode("ascii")}
         return JSONResponse(CutoutOut.model_validate(body).model_dump(mode="json"), headers=headers)
     return Response(outcome.output, media_type=outcome.content_type, headers=headers)
+
+
+async def _fetch(services, key_id: str, url: str) -> tuple[bytes, float]:
+    """The photo at `url` and the seconds it took. Downloaded off the workers, under the key's URL-fetch limit: a
+    slow server ties up one of this key's fetch slots, never a worker other stores need; and not at all while the
+    key's cut slots are full (its cut would be refused anyway)."""
+    started = time.perf_counter()
+    check_key_room(services, key_id, "cuts", retry_after=services.pool.retry_after())
+    with key_slot(services, key_id, "url_fetches", retry_after=2):
+        data = await in_thread(fetch_source, services, url)
+    return data, time.perf_counter() - started
 
 
 async def _refuse_repeated_fields(request: Request) -> None:

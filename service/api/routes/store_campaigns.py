@@ -13,7 +13,7 @@ from fusion.errors import PromptcutError
 from service.api.auth import Caller, require_key
 from service.api.deps import get_services, in_thread
 from service.api.errors import ApiError, from_library, not_found
-from service.api.routes.stores import _box, _store_error
+from service.api.routes.stores import _store_error
 from service.api.schemas import ErrorBody
 from service.db.schema import utcnow
 from service.jobs.store_campaigns import campaign_context
@@ -21,6 +21,7 @@ from service.store import campaign as campaigns
 from service.store.campaign_sheet import dry_run
 from service.store.catalogue import Selection
 from service.store.connections import StoreEndpointRules
+from service.store.secrets import server_box
 from service.store.shopify_api import StoreError
 
 router = APIRouter(tags=["stores"])
@@ -53,7 +54,7 @@ def _context(request: Request):
     settings = services.settings
     rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout)
     runner = _runner(request)
-    box = _box(settings.secret_key.get_secret_value(), settings.data_dir)
+    box = server_box(settings)
     return campaign_context(services, box, rules, runner.clock if runner is not None else utcnow)
 
 

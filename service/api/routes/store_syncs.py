@@ -13,12 +13,13 @@ from service.api import params
 from service.api.auth import Caller, require_key
 from service.api.deps import get_services, in_thread
 from service.api.errors import ApiError, from_library, not_found
-from service.api.routes.stores import _box, _store_error
+from service.api.routes.stores import _store_error
 from service.api.schemas import ErrorBody
 from service.jobs.store_syncs import run_in_background, sync_context
 from service.store import review, sync_records
 from service.store.catalogue import Selection
 from service.store.connections import StoreEndpointRules
+from service.store.secrets import server_box
 from service.store.shopify_api import StoreError
 from service.store.sync import SyncOptions, start_sync
 from service.store.sync_revert import revert_sync
@@ -47,7 +48,7 @@ def _context(request: Request):
     services = get_services(request)
     settings = services.settings
     rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout)
-    return sync_context(services, _box(settings.secret_key.get_secret_value(), settings.data_dir), rules)
+    return sync_context(services, server_box(settings), rules)
 
 
 def _summary(services, key_id: str, store_id: str, sync_id: str) -> dict:

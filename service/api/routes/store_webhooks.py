@@ -16,9 +16,9 @@ from service.api import params
 from service.api.auth import Caller, require_key
 from service.api.deps import get_services, in_thread
 from service.api.errors import ApiError, from_library, not_found
-from service.api.routes.stores import _box
 from service.api.schemas import ErrorBody
 from service.store.connections import StoreNotFoundError
+from service.store.secrets import server_box
 from service.store.webhooks import (
     WebhookAuthError,
     WebhookHeaders,
@@ -66,7 +66,7 @@ async def receive(request: Request) -> dict:
     rules = WebhookRules(settings.store_webhook_max_age)
 
     def record():
-        box = _box(settings.secret_key.get_secret_value(), settings.data_dir)
+        box = server_box(settings)
         return receive_webhook(services.database, box, headers, body, rules=rules)
 
     try:
@@ -104,7 +104,7 @@ async def set_settings(store_id: str, body: WebhookSettingsIn, request: Request,
     change = WebhookChange(body.secret, body.auto_process, look)
 
     def apply():
-        box = _box(settings.secret_key.get_secret_value(), settings.data_dir)
+        box = server_box(settings)
         return configure_webhooks(services.database, box, store_id, change, caller.key_id)
 
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +25,7 @@ from service.store.connections import (
     disconnect_store,
     list_stores,
 )
-from service.store.secrets import SecretBox, secret_box
+from service.store.secrets import server_box
 from service.store.shopify_api import RetryPolicy, StoreAuthError, StoreError, StoreUnavailableError
 from service.store.webhooks_config import MAX_SECRET_LENGTH, WebhookChange, configure_webhooks
 
@@ -67,10 +66,6 @@ def _out(store: ConnectedStore) -> dict:
 
 
 @lru_cache(maxsize=4)
-def _box(secret: str, data_dir: Path) -> SecretBox:
-    return secret_box(secret, data_dir)  # once per key: the key file is read (or made) on first use
-
-
 def _store_error(exc: StoreError | StoreNotFoundError) -> ApiError:
     if isinstance(exc, StoreNotFoundError):
         return ApiError(404, "not_found", "store not found")
@@ -91,7 +86,7 @@ async def create_store(body: StoreIn, request: Request, caller: Caller = Depends
     # A person is waiting on this request: a few quick retries, not the minute-long patience of a catalogue pull.
     rules = StoreEndpointRules(tuple(settings.store_api_allow_hosts), settings.store_timeout, CONNECT_RETRY)
     try:
-        box = await in_thread(_box, settings.secret_key.get_secret_value(), settings.data_dir)
+        box = await in_thread(server_box, settings)
 
         def connect() -> ConnectedStore:
             store = connect_store(services.database, box, caller.key_id, body.shop, body.token,

@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.api.auth import Caller, require_key
 from service.api.deps import get_services, in_thread
 from service.api.errors import unauthorized
-from service.api.routes.stores import _box
 from service.api.schemas import ErrorBody
 from service.jobs.webhook_secrets import DEFAULT_GRACE, MAX_GRACE, KeyNotFoundError, RotatedSecret, rotate_secret
 from service.settings import Settings
+from service.store.secrets import server_box
 
 router = APIRouter(tags=["keys"])
 
@@ -41,7 +41,7 @@ async def rotate_webhook_secret(request: Request, response: Response, body: Rota
     services = get_services(request)
     settings: Settings = request.app.state.settings
     grace = timedelta(hours=(body or RotateIn()).grace_hours)
-    box = await in_thread(_box, settings.secret_key.get_secret_value(), settings.data_dir)
+    box = await in_thread(server_box, settings)
 
     def rotate() -> RotatedSecret:
         with services.database.session() as db:
